@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// lamina: a seeded, portable random source for initializers and shuffling.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <lamina/core/types.hpp>
+
+namespace lamina {
+
+/// A 64-bit Mersenne Twister with draws defined by lamina itself rather than by the
+/// standard library's distributions, so that one seed gives the same numbers with every
+/// compiler and standard library.
+class Random {
+public:
+    /// Seeds from the operating system: a different stream every run.
+    Random() : engine_(std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32)) {}
+    /// Seeds deterministically.
+    explicit Random(std::uint64_t seed) : engine_(seed) {}
+
+    /// Re-seeds deterministically.
+    void seed(std::uint64_t s) { engine_.seed(s); }
+
+    /// Raw 64 random bits.
+    std::uint64_t bits() { return engine_(); }
+
+    /// A double uniform in [0, 1) with 53 random bits.
+    double uniform01() { return double(engine_() >> 11) * 0x1.0p-53; }
+
+    /// A double uniform in [lo, hi).
+    double uniform(double lo, double hi) { return lo + (hi - lo) * uniform01(); }
+
+    /// An integer uniform in [0, n), without modulo bias: draws below 2^64 mod n are
+    /// rejected so that every residue is equally likely. n > 0.
+    std::uint64_t below(std::uint64_t n) {
+        const std::uint64_t threshold = (0 - n) % n;
+        std::uint64_t r = engine_();
+        while (r < threshold) r = engine_();
+        return r % n;
+    }
+
+    /// Fills `order` with a uniformly random permutation of 0..n-1 (Fisher-Yates).
+    void permutation(std::vector<Index>& order, Index n) {
+        order.resize(std::size_t(n));
+        for (Index i = 0; i < n; ++i) order[std::size_t(i)] = i;
+        for (Index i = n - 1; i > 0; --i) {
+            const auto j = Index(below(std::uint64_t(i) + 1));
+            std::swap(order[std::size_t(i)], order[std::size_t(j)]);
+        }
+    }
+
+private:
+    std::mt19937_64 engine_;
+};
+
+}  // namespace lamina

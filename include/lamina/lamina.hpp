@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+// lamina: the umbrella header: everything but lamina/viz (which needs stb) and the data loaders.
+#pragma once
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/random.hpp>
+#include <lamina/core/to_categorical.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/layers/activation.hpp>
+#include <lamina/layers/dense.hpp>
+#include <lamina/layers/initializers.hpp>
+#include <lamina/layers/layer.hpp>
+#include <lamina/losses/categorical_crossentropy.hpp>
+#include <lamina/losses/loss.hpp>
+#include <lamina/losses/mean_squared_error.hpp>
+#include <lamina/metrics/accuracy.hpp>
+#include <lamina/metrics/metric.hpp>
+#include <lamina/models/history.hpp>
+#include <lamina/models/options.hpp>
+#include <lamina/models/progress.hpp>
+#include <lamina/models/sequential.hpp>
+#include <lamina/optimizers/optimizer.hpp>
+#include <lamina/optimizers/sgd.hpp>

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// lamina: the Activation layer (sigmoid, tanh, relu, linear, softmax) and its functors.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/layers/layer.hpp>
+
+namespace lamina {
+
+/// The activation functions, by typed name: `Activation(activation::sigmoid)`.
+enum class activation { linear, sigmoid, tanh, relu, softmax };
+
+/// Keras's name of an activation: "linear", "sigmoid", "tanh", "relu", "softmax".
+[[nodiscard]] constexpr std::string_view to_string(activation a) noexcept {
+    constexpr std::array<std::string_view, 5> names{"linear", "sigmoid", "tanh", "relu", "softmax"};
+    return names[static_cast<std::size_t>(a)];
+}
+
+/// The activation with Keras's name `name`.
+/// \throws std::invalid_argument for an unknown name; the message lists the known ones.
+[[nodiscard]] inline activation activation_from_string(std::string_view name) {
+    for (auto a : {activation::linear, activation::sigmoid, activation::tanh, activation::relu,
+                   activation::softmax})
+        if (to_string(a) == name) return a;
+    throw std::invalid_argument("Activation: unknown activation '" + std::string(name) +
+                                "'; known: linear, sigmoid, tanh, relu, softmax");
+}
+
+namespace detail {
+
+// Element-wise activations as stateless policies: f(x) and f'(x) written in terms of the
+// output y = f(x), so backward needs no copy of the input. All return Eigen array expressions
+// that the layer evaluates in one pass.
+
+struct Linear {
+    template <class X> static auto f(const X& x) { return x; }
+    template <class Y> static auto df(const Y& y) { return Y::Constant(y.rows(), y.cols(), 1); }
+};
+
+struct Sigmoid {
+    // 1 / (1 + e^-x): for x = -1e4, e^-x is inf and y is exactly 0, never NaN.
+    template <class X> static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return (T(1) + (-x).exp()).inverse();
+    }
+    template <class Y> static auto df(const Y& y) {
+        using T = typename Y::Scalar;
+        return y * (T(1) - y);
+    }
+};
+
+struct Tanh {
+    template <class X> static auto f(const X& x) { return x.tanh(); }
+    template <class Y> static auto df(const Y& y) {
+        using T = typename Y::Scalar;
+        return T(1) - y.square();
+    }
+};
+
+struct Relu {
+    template <class X> static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return x.max(T(0));
+    }
+    template <class Y> static auto df(const Y& y) {
+        using T = typename Y::Scalar;
+        return (y > T(0)).template cast<T>();
+    }
+};
+
+/// An element-wise activation layer over policy `F`.
+template <Scalar S, class F>
+class ElementwiseActivation final : public Layer<S> {
+public:
+    ElementwiseActivation(activation a, Index width) : activation_(a) {
+        this->input_dim_ = width;
+        this->output_dim_ = width;
+    }
+    [[nodiscard]] std::string kind() const override { return "Activation"; }
+    [[nodiscard]] std::string config() const override { return std::string(to_string(activation_)); }
+
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { y.array() = F::f(x.array()); }
+
+    // dx = dy * f'(y), element-wise.
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy,
+                  MatrixRef<S> dx) const override {
+        dx.array() = dy.array() * F::df(y.array());
+    }
+
+private:
+    activation activation_;
+};
+
+/// Row-wise softmax: y_ij = exp(x_ij - max_i) / sum_k exp(x_ik - max_i).
+template <Scalar S>
+void softmax_rows(ConstMatrixRef<S> x, MatrixRef<S> y) {
+    for (Index i = 0; i < x.rows(); ++i) {
+        const S m = x.row(i).maxCoeff();
+        y.row(i).array() = (x.row(i).array() - m).exp();
+        y.row(i) /= y.row(i).sum();
+    }
+}
+
+/// The softmax activation layer. When a model ends in it and trains with categorical
+/// cross-entropy, the model fuses the two and never calls this layer's `backward`.
+template <Scalar S>
+class SoftmaxActivation final : public Layer<S> {
+public:
+    explicit SoftmaxActivation(Index width) {
+        this->input_dim_ = width;
+        this->output_dim_ = width;
+    }
+    [[nodiscard]] std::string kind() const override { return "Activation"; }
+    [[nodiscard]] std::string config() const override { return "softmax"; }
+
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { softmax_rows<S>(x, y); }
+
+    // The softmax Jacobian applied row by row: dx_i = y_i * (dy_i - <dy_i, y_i>).
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy,
+                  MatrixRef<S> dx) const override {
+        for (Index i = 0; i < y.rows(); ++i) {
+            const S dot = dy.row(i).dot(y.row(i));
+            dx.row(i).array() = y.row(i).array() * (dy.row(i).array() - dot);
+        }
+    }
+};
+
+}  // namespace detail
+
+/// An activation layer, as Keras's `Activation("sigmoid")`: applies a function to every
+/// output of the previous layer. Its width is that of the previous layer.
+///
+/// \code
+/// lamina::Sequential<float> model{lamina::Dense(100, {.input_dim = 784}), lamina::Activation("sigmoid")};
+/// \endcode
+class Activation {
+public:
+    /// \throws std::invalid_argument for an unknown name (the message lists the known ones).
+    explicit Activation(std::string_view name) : activation_(activation_from_string(name)) {}
+    explicit Activation(const char* name) : Activation(std::string_view(name)) {}
+    explicit Activation(activation a) : activation_(a) {}
+
+    [[nodiscard]] activation function() const noexcept { return activation_; }
+
+    /// Builds the layer for inputs `input_dim` wide.
+    /// \throws std::invalid_argument when `input_dim` is 0 (an activation cannot be first).
+    template <Scalar S>
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const {
+        if (input_dim <= 0)
+            throw std::invalid_argument("Activation('" + std::string(to_string(activation_)) +
+                                        "'): cannot be the first layer; start with a layer that takes input_dim");
+        switch (activation_) {
+            case activation::linear: return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input_dim);
+            case activation::sigmoid: return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input_dim);
+            case activation::tanh: return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input_dim);
+            case activation::relu: return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input_dim);
+            case activation::softmax: return std::make_unique<detail::SoftmaxActivation<S>>(input_dim);
+        }
+        throw std::invalid_argument("Activation: invalid activation value");
+    }
+
+private:
+    activation activation_;
+};
+
+}  // namespace lamina

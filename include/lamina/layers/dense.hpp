@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+// lamina: the Dense (fully connected) layer, output = dot(x, kernel) + bias.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/random.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/layers/initializers.hpp>
+#include <lamina/layers/layer.hpp>
+
+namespace lamina {
+
+/// Options of a Dense layer, named as Keras names them.
+struct DenseOptions {
+    /// Width of the input; required for the first layer of a model, inferred otherwise
+    /// (when given for a later layer it must match the previous layer's output).
+    Index input_dim = 0;
+    /// How the kernel is drawn (Keras default: glorot_uniform).
+    Initializer kernel_initializer = Initializer::glorot_uniform;
+    /// How the bias is drawn (Keras default: zeros).
+    Initializer bias_initializer = Initializer::zeros;
+};
+
+namespace detail {
+
+/// The Dense layer of scalar `S`. Parameters, in the model's flat buffer: the kernel
+/// (input_dim x units, row-major, as Keras stores it), then the bias (units).
+template <Scalar S>
+class DenseLayer final : public Layer<S> {
+public:
+    DenseLayer(Index input_dim, Index units, const DenseOptions& options)
+        : options_(options), kernel_(nullptr, input_dim, units), bias_(nullptr, units),
+          kernel_grad_(nullptr, input_dim, units), bias_grad_(nullptr, units) {
+        this->input_dim_ = input_dim;
+        this->output_dim_ = units;
+    }
+
+    [[nodiscard]] std::string kind() const override { return "Dense"; }
+    [[nodiscard]] std::string config() const override { return "units: " + std::to_string(this->output_dim_); }
+    [[nodiscard]] Index parameter_count() const override { return (this->input_dim_ + 1) * this->output_dim_; }
+
+    void bind(S* params, S* grads) override {
+        const Index in = this->input_dim_, out = this->output_dim_;
+        new (&kernel_) MatrixMap<S>(params, in, out);
+        new (&bias_) VectorMap<S>(params + in * out, out);
+        new (&kernel_grad_) MatrixMap<S>(grads, in, out);
+        new (&bias_grad_) VectorMap<S>(grads + in * out, out);
+    }
+
+    void initialize(Random& rng) override {
+        const auto fan_in = double(this->input_dim_), fan_out = double(this->output_dim_);
+        fill(kernel_.data(), kernel_.size(), options_.kernel_initializer, fan_in, fan_out, rng);
+        fill(bias_.data(), bias_.size(), options_.bias_initializer, fan_in, fan_out, rng);
+    }
+
+    // y = x W + b: (rows x in)(in x units) + (1 x units) broadcast over rows.
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override {
+        y.noalias() = x * kernel_;
+        y.rowwise() += bias_.transpose();
+    }
+
+    // dx = dy W^T: (rows x units)(units x in).
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy,
+                  MatrixRef<S> dx) const override {
+        dx.noalias() = dy * kernel_.transpose();
+    }
+
+    // Slice `part` owns kernel rows [r0, r1) (input features): dW[r0:r1] = x[:, r0:r1]^T dy,
+    // (r1-r0 x batch)(batch x units). The last slice also writes db = column sums of dy.
+    // In the flat buffer the bias follows the kernel, so every slice's range is contiguous.
+    ParameterRange gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> dy, Index part, Index parts) override {
+        const Index in = this->input_dim_, out = this->output_dim_;
+        const Index r0 = in * part / parts, r1 = in * (part + 1) / parts;
+        kernel_grad_.middleRows(r0, r1 - r0).noalias() = x.middleCols(r0, r1 - r0).transpose() * dy;
+        Index size = (r1 - r0) * out;
+        if (part == parts - 1) {
+            bias_grad_ = dy.colwise().sum().transpose();
+            size += out;
+        }
+        return {r0 * out, size};
+    }
+
+    [[nodiscard]] Weights<S> get_weights() const override {
+        return {Matrix<S>(kernel_), Matrix<S>(bias_.transpose())};
+    }
+
+    void set_weights(const Weights<S>& weights) override {
+        const Index in = this->input_dim_, out = this->output_dim_;
+        if (weights.size() != 2)
+            throw shape_error(this->where() + ".set_weights: expected 2 arrays (kernel, bias), found " +
+                              std::to_string(weights.size()));
+        check_shape(weights[0], in, out, "kernel");
+        check_shape(weights[1], 1, out, "bias");
+        kernel_ = weights[0];
+        bias_ = weights[1].transpose();
+    }
+
+private:
+    void check_shape(const Matrix<S>& m, Index rows, Index cols, const char* what) const {
+        if (m.rows() != rows || m.cols() != cols)
+            throw shape_error(this->where() + ".set_weights: " + what + " expected " + std::to_string(rows) +
+                              "x" + std::to_string(cols) + ", found " + std::to_string(m.rows()) + "x" +
+                              std::to_string(m.cols()));
+    }
+
+    DenseOptions options_;
+    MatrixMap<S> kernel_;
+    VectorMap<S> bias_;
+    MatrixMap<S> kernel_grad_;
+    VectorMap<S> bias_grad_;
+};
+
+}  // namespace detail
+
+/// A densely connected layer, as Keras's `Dense(units, input_dim=...)`:
+/// `output = dot(input, kernel) + bias`, with the kernel stored (input_dim x units).
+///
+/// \code
+/// lamina::Dense(100, {.input_dim = 784})   // first layer
+/// lamina::Dense(10)                         // input width inferred
+/// \endcode
+class Dense {
+public:
+    /// \throws std::invalid_argument when `units` or `options.input_dim` is negative, or `units` is 0.
+    explicit Dense(Index units, DenseOptions options = {}) : units_(units), options_(options) {
+        if (units <= 0)
+            throw std::invalid_argument("Dense: units must be positive, found " + std::to_string(units));
+        if (options.input_dim < 0)
+            throw std::invalid_argument("Dense: input_dim must be positive, found " +
+                                        std::to_string(options.input_dim));
+    }
+
+    [[nodiscard]] Index units() const noexcept { return units_; }
+    [[nodiscard]] const DenseOptions& options() const noexcept { return options_; }
+
+    /// Builds the layer after one whose output is `input_dim` wide (0: it is the first).
+    /// \throws std::invalid_argument when first without `input_dim`;
+    ///         shape_error when `options.input_dim` differs from the previous output.
+    template <Scalar S>
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const {
+        if (input_dim == 0 && options_.input_dim == 0)
+            throw std::invalid_argument("Dense(" + std::to_string(units_) +
+                                        "): the first layer needs input_dim, e.g. Dense(" +
+                                        std::to_string(units_) + ", {.input_dim = 784})");
+        if (input_dim != 0 && options_.input_dim != 0 && options_.input_dim != input_dim)
+            throw shape_error("Dense(" + std::to_string(units_) + "): input_dim " +
+                              std::to_string(options_.input_dim) + " does not match the previous layer's output " +
+                              std::to_string(input_dim));
+        return std::make_unique<detail::DenseLayer<S>>(input_dim != 0 ? input_dim : options_.input_dim, units_,
+                                                       options_);
+    }
+
+private:
+    Index units_;
+    DenseOptions options_;
+};
+
+}  // namespace lamina

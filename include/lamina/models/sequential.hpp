@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: MIT
+// lamina: the Sequential model: a stack of layers over one flat parameter buffer, trained batch by batch.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/random.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/detail/fp_env.hpp>
+#include <lamina/detail/team.hpp>
+#include <lamina/layers/activation.hpp>
+#include <lamina/layers/layer.hpp>
+#include <lamina/losses/loss.hpp>
+#include <lamina/metrics/metric.hpp>
+#include <lamina/optimizers/optimizer.hpp>
+#include <lamina/models/history.hpp>
+#include <lamina/models/options.hpp>
+#include <lamina/models/progress.hpp>
+
+namespace lamina {
+
+/// A linear stack of layers, as Keras's `Sequential`.
+///
+/// \code
+/// lamina::Sequential<float> model{
+///     lamina::Dense(100, {.input_dim = 784}),
+///     lamina::Activation("sigmoid"),
+///     lamina::Dense(10),
+///     lamina::Activation("softmax"),
+/// };
+/// model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{}, {lamina::metric::accuracy});
+/// auto history = model.fit(x_train, y_train, {.batch_size = 100, .epochs = 100});
+/// auto score = model.evaluate(x_test, y_test);
+/// \endcode
+///
+/// Shapes: inputs are (samples x input_dim()), targets and predictions
+/// (samples x output_dim()), one sample per row.
+///
+/// The model owns every weight in one flat buffer (`parameters()`) and every gradient in
+/// another (`gradients()`); layers hold views into them, so an optimizer step is one pass
+/// over one buffer. The model is movable, not copyable (a copy would share those views).
+///
+/// Thread safety: `predict`, `predict_classes` and `evaluate` only read the model and may
+/// run concurrently with each other; `fit`, `compile`, `add` and `set_weights` must not
+/// overlap with anything else.
+template <Scalar S>
+class Sequential {
+public:
+    /// An empty model; add layers with `add`. Weights are drawn from a random seed unless
+    /// `initialize(seed)` is called.
+    Sequential() = default;
+
+    /// A model of the given layers, in order; the first must carry its `input_dim`.
+    /// \throws std::invalid_argument, shape_error as `add` does.
+    Sequential(std::initializer_list<LayerSpec<S>> layers) {
+        for (const auto& spec : layers) add(spec);
+    }
+
+    Sequential(Sequential&&) noexcept = default;
+    Sequential& operator=(Sequential&&) noexcept = default;
+    Sequential(const Sequential&) = delete;
+    Sequential& operator=(const Sequential&) = delete;
+
+    /// Appends a layer whose input width is the current output width, and draws its weights.
+    /// Weights of the layers already there are kept.
+    /// \throws std::invalid_argument when the first layer lacks input_dim or a later one is
+    ///         an invalid spec; shape_error when a given input_dim does not match.
+    void add(const LayerSpec<S>& spec) {
+        const auto index = Index(layers_.size());
+        std::unique_ptr<Layer<S>> layer;
+        try {
+            layer = spec.build(output_dim());
+        } catch (const shape_error& e) {
+            throw shape_error("Sequential.add: layer " + std::to_string(index) + ": " + e.what());
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument("Sequential.add: layer " + std::to_string(index) + ": " + e.what());
+        }
+        layer->set_position(index, keras_name(*layer));
+        layers_.push_back(std::move(layer));
+        relayout();
+        layers_.back()->initialize(rng_);
+        compiled_ = false;  // the optimizer's slots no longer fit
+    }
+
+    /// Re-seeds the model's random stream with `seed` and draws every layer's weights again
+    /// from it, so that the same seed gives the same weights (and, through `fit` without its
+    /// own seed, the same shuffling).
+    void initialize(std::uint64_t seed) {
+        rng_.seed(seed);
+        for (auto& layer : layers_) layer->initialize(rng_);
+        if (optimizer_) optimizer_->build(params_.size());
+    }
+
+    /// Number of layers.
+    [[nodiscard]] Index size() const noexcept { return Index(layers_.size()); }
+    /// Layer `i` (0-based), as Keras's `model.layers[i]`.
+    /// \throws std::out_of_range naming the index and the number of layers.
+    [[nodiscard]] Layer<S>& layer(Index i) { return *layers_[std::size_t(checked_index(i))]; }
+    [[nodiscard]] const Layer<S>& layer(Index i) const { return *layers_[std::size_t(checked_index(i))]; }
+
+    /// Width of one input sample (0 for an empty model).
+    [[nodiscard]] Index input_dim() const noexcept { return layers_.empty() ? 0 : layers_.front()->input_dim(); }
+    /// Width of one output sample (0 for an empty model).
+    [[nodiscard]] Index output_dim() const noexcept { return layers_.empty() ? 0 : layers_.back()->output_dim(); }
+    /// Number of trainable scalars (Keras `count_params`).
+    [[nodiscard]] Index count_params() const noexcept { return params_.size(); }
+
+    /// Every weight, layer after layer (a Dense layer: kernel row-major, then bias).
+    [[nodiscard]] const Vector<S>& parameters() const noexcept { return params_; }
+    /// Writable view of every weight; keep its size.
+    [[nodiscard]] VectorMap<S> parameters() noexcept { return VectorMap<S>(params_.data(), params_.size()); }
+    /// The gradient of the last `loss_and_gradient` (or of the last batch of `fit`), laid out
+    /// as `parameters()`.
+    [[nodiscard]] const Vector<S>& gradients() const noexcept { return grads_; }
+
+    /// Prints a Keras-like table of the layers, their output shapes and parameter counts.
+    void summary(std::ostream& out = std::cout) const {
+        const std::string rule(65, '_'), thick(65, '=');
+        out << "Model: \"sequential\"\n" << rule << '\n';
+        out << std::left << std::setw(29) << " Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n";
+        out << thick << '\n';
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            const auto& l = *layers_[i];
+            out << std::left << std::setw(29) << (" " + l.name() + " (" + l.kind() + ")") << std::setw(26)
+                << ("(None, " + std::to_string(l.output_dim()) + ")") << grouped(l.parameter_count()) << '\n';
+        }
+        out << thick << '\n';
+        out << "Total params: " << grouped(count_params()) << '\n';
+        out << "Trainable params: " << grouped(count_params()) << '\n';
+        out << "Non-trainable params: 0\n" << rule << '\n';
+    }
+
+    /// Sets the loss, the optimizer and the metrics to report, as Keras's `compile`.
+    /// \param loss `loss::categorical_crossentropy`, `loss::mean_squared_error` or a name.
+    /// \param optimizer an optimizer spec such as `SGD{.learning_rate = 0.1}`.
+    /// \param metrics `{metric::accuracy}` (or `{"accuracy"}`) to report accuracy in fit's progress.
+    /// \throws std::invalid_argument for an invalid optimizer setting; error for an empty model.
+    template <class OptimizerSpec>
+        requires requires(const OptimizerSpec& o) {
+            { o.template build<S>() } -> std::convertible_to<std::unique_ptr<Optimizer<S>>>;
+        }
+    void compile(Loss loss, const OptimizerSpec& optimizer, std::vector<Metric> metrics = {}) {
+        if (layers_.empty()) throw error("Sequential.compile: the model has no layers; add some first");
+        auto state = optimizer.template build<S>();
+        state->build(params_.size());
+        optimizer_ = std::move(state);
+        loss_ = loss;
+        metrics_ = std::move(metrics);
+        fused_softmax_ = std::holds_alternative<loss::CategoricalCrossentropy>(loss.kind()) &&
+                         dynamic_cast<const detail::SoftmaxActivation<S>*>(layers_.back().get()) != nullptr;
+        compiled_ = true;
+    }
+
+    /// Trains the model, as Keras's `fit`, batch by batch with the compiled optimizer.
+    /// \param x inputs (samples x input_dim()).
+    /// \param y targets (samples x output_dim()), e.g. from `to_categorical`.
+    /// \returns the loss and accuracy of every epoch (and validation figures when given).
+    /// \throws error before compile; shape_error for x or y of the wrong shape (naming the
+    ///         layer and the expected and found shapes); std::invalid_argument for a batch
+    ///         size < 1, negative epochs or no samples.
+    History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
+        require_compiled("fit");
+        check_xy("fit", x, y);
+        if (options.batch_size < 1)
+            throw std::invalid_argument("Sequential.fit: batch_size must be >= 1, found " +
+                                        std::to_string(options.batch_size));
+        if (options.epochs < 0)
+            throw std::invalid_argument("Sequential.fit: epochs must be >= 0, found " + std::to_string(options.epochs));
+        const auto& val = options.validation_data;
+        if (val) check_xy("fit (validation_data)", *val.x, *val.y);
+
+        History history;
+        if (options.epochs == 0) return history;
+
+        const Index n = x.rows();
+        const Index batch = std::min(options.batch_size, n);
+        const Index steps = (n + batch - 1) / batch;
+        detail::FlushSubnormals flush;
+        detail::Team team(thread_count(options.threads, batch));
+        train_.resize(layers_, batch, true);
+        Random own_rng(options.seed.value_or(0));
+        Random& shuffle_rng = options.seed ? own_rng : rng_;
+        std::vector<Index> order;
+        if (!options.shuffle) identity(order, n);
+
+        Progress progress(options.verbose, options.epochs, steps, !metrics_.empty());
+        const auto fit_start = std::chrono::steady_clock::now();
+        for (Index epoch = 0; epoch < options.epochs; ++epoch) {
+            const auto epoch_start = std::chrono::steady_clock::now();
+            progress.epoch_begin(epoch);
+            if (options.shuffle) shuffle_rng.permutation(order, n);
+            double loss_sum = 0;
+            Index correct = 0;
+            for (Index step = 0; step < steps; ++step) {
+                const Index start = step * batch, rows = std::min(batch, n - start);
+                const auto [l, c] = train_step(team, x, y, order.data() + start, rows, true);
+                loss_sum += l;
+                correct += c;
+                progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
+            }
+            EpochLogs logs{loss_sum / double(n), double(correct) / double(n)};
+            history.epoch.push_back(int(epoch));
+            history.loss.push_back(logs.loss);
+            history.accuracy.push_back(logs.accuracy);
+            if (val) {
+                const auto score = evaluate_on(team, *val.x, *val.y, PredictOptions{}.batch_size);
+                logs.val_loss = score.loss;
+                logs.val_accuracy = score.accuracy;
+                history.val_loss.push_back(score.loss);
+                history.val_accuracy.push_back(score.accuracy);
+            }
+            const auto now = std::chrono::steady_clock::now();
+            history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
+            progress.epoch_end(logs, std::chrono::duration<double>(now - fit_start).count());
+        }
+        return history;
+    }
+
+    /// The loss and accuracy over the given samples, as Keras's `evaluate`.
+    /// \throws error before compile; shape_error and std::invalid_argument as `fit`.
+    [[nodiscard]] Score evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const {
+        require_compiled("evaluate");
+        check_xy("evaluate", x, y);
+        check_batch_size("evaluate", options.batch_size);
+        detail::FlushSubnormals flush;
+        detail::Team team(thread_count(options.threads, x.rows() / 64));
+        return evaluate_on(team, x, y, options.batch_size);
+    }
+
+    /// The outputs of the model for `x` (probabilities when it ends in softmax), as Keras's
+    /// `predict`. Shape: (x.rows() x output_dim()).
+    /// \throws shape_error when x is not input_dim() wide; std::invalid_argument for no samples.
+    [[nodiscard]] Matrix<S> predict(ConstMatrixRef<S> x, const PredictOptions& options = {}) const {
+        check_x("predict", x);
+        check_batch_size("predict", options.batch_size);
+        Matrix<S> out(x.rows(), output_dim());
+        detail::FlushSubnormals flush;
+        detail::Team team(thread_count(options.threads, x.rows() / 64));
+        team.run([&](int t) {
+            const auto span = detail::split(x.rows(), t, team.size());
+            Workspace ws;
+            for (Index start = span.begin; start < span.end; start += options.batch_size) {
+                const Index rows = std::min(options.batch_size, span.end - start);
+                ws.resize(layers_, rows);
+                forward(x.middleRows(start, rows), ws, size(), out.middleRows(start, rows));
+            }
+        });
+        return out;
+    }
+
+    /// The index of the largest output of each sample (the predicted class).
+    [[nodiscard]] std::vector<Index> predict_classes(ConstMatrixRef<S> x, const PredictOptions& options = {}) const {
+        const Matrix<S> p = predict(x, options);
+        std::vector<Index> classes(std::size_t(p.rows()));
+        for (Index i = 0; i < p.rows(); ++i) p.row(i).maxCoeff(&classes[std::size_t(i)]);
+        return classes;
+    }
+
+    /// The mean loss over all of `x` as one batch, and its gradient into `gradients()`;
+    /// weights are not changed. For gradient checks and custom training loops.
+    /// \throws as `fit`.
+    S loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
+        require_compiled("loss_and_gradient");
+        check_xy("loss_and_gradient", x, y);
+        detail::Team team(1);
+        train_.resize(layers_, x.rows(), true);
+        std::vector<Index> order;
+        identity(order, x.rows());
+        return S(train_step(team, x, y, order.data(), x.rows(), false).first / double(x.rows()));
+    }
+
+private:
+    /// Per-layer buffers for a batch of up to `capacity` rows: acts[i] is the input of
+    /// layer i (acts[L] the output), deltas[i] = dL/d acts[i], target the batch's targets.
+    struct Workspace {
+        std::vector<Matrix<S>> acts, deltas;
+        Matrix<S> target;
+        Index capacity = 0;
+
+        // Allocates only when the batch grows or the layers change.
+        void resize(const std::vector<std::unique_ptr<Layer<S>>>& layers, Index rows, bool training = false) {
+            const std::size_t count = layers.size() + 1;
+            if (rows <= capacity && acts.size() == count && (!training || deltas.size() == count)) return;
+            capacity = acts.size() == count ? std::max(rows, capacity) : rows;
+            acts.resize(count);
+            for (std::size_t i = 0; i < count; ++i) {
+                const Index width = i == 0 ? layers[0]->input_dim() : layers[i - 1]->output_dim();
+                acts[i].resize(capacity, width);
+                if (training) {
+                    deltas.resize(count);
+                    deltas[i].resize(capacity, width);
+                }
+            }
+            if (training) target.resize(capacity, layers.back()->output_dim());
+        }
+    };
+
+    // Runs layers [0, stop) on x into ws.acts; the last one writes into `out` when given.
+    void forward(ConstMatrixRef<S> x, Workspace& ws, Index stop, std::optional<MatrixRef<S>> out) const {
+        const Index rows = x.rows();
+        for (Index i = 0; i < stop; ++i) {
+            const auto& layer = *layers_[std::size_t(i)];
+            auto dst = (out && i == stop - 1) ? *out : MatrixRef<S>(ws.acts[std::size_t(i + 1)].topRows(rows));
+            if (i == 0)
+                layer.forward(x, dst);
+            else
+                layer.forward(ws.acts[std::size_t(i)].topRows(rows), dst);
+        }
+    }
+
+    // One batch of `rows` samples, x.row(order[r]) for r < rows. Phase 1, split by rows:
+    // gather, forward, loss, and the input gradients down to layer 1. Phase 2, split by
+    // parameters: each layer's weight gradient and, when `update`, the optimizer step.
+    // Returns the batch's summed loss and its number of correct predictions.
+    std::pair<double, Index> train_step(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y,
+                                        const Index* order, Index rows, bool update) {
+        const int threads = team.size();
+        const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
+        auto& ws = train_;
+        partial_loss_.assign(std::size_t(threads), 0.0);
+        partial_correct_.assign(std::size_t(threads), 0);
+        if (update) optimizer_->begin_step();
+        team.run([&](int t) {
+            const auto span = detail::split(rows, t, threads);
+            const Index r0 = span.begin, len = span.size();
+            if (len > 0) {
+                for (Index r = r0; r < span.end; ++r) {
+                    ws.acts[0].row(r) = x.row(order[r]);
+                    ws.target.row(r) = y.row(order[r]);
+                }
+                for (Index i = 0; i < head; ++i)
+                    layers_[std::size_t(i)]->forward(ws.acts[std::size_t(i)].middleRows(r0, len),
+                                                     ws.acts[std::size_t(i + 1)].middleRows(r0, len));
+                auto out = ws.acts[std::size_t(head)].middleRows(r0, len);
+                MatrixRef<S> grad = ws.deltas[std::size_t(head)].middleRows(r0, len);
+                partial_loss_[std::size_t(t)] = double(loss_value(out, ws.target.middleRows(r0, len), &grad, rows));
+                partial_correct_[std::size_t(t)] = metric::Accuracy::correct<S>(out, ws.target.middleRows(r0, len));
+                for (Index i = head - 1; i >= 1; --i)
+                    layers_[std::size_t(i)]->backward(ws.acts[std::size_t(i)].middleRows(r0, len),
+                                                      ws.acts[std::size_t(i + 1)].middleRows(r0, len),
+                                                      ws.deltas[std::size_t(i + 1)].middleRows(r0, len),
+                                                      ws.deltas[std::size_t(i)].middleRows(r0, len));
+            }
+            team.barrier();
+            for (Index i = 0; i < head; ++i) {
+                auto& layer = *layers_[std::size_t(i)];
+                if (layer.parameter_count() == 0) continue;
+                const auto range = layer.gradient(ws.acts[std::size_t(i)].topRows(rows),
+                                                  ws.deltas[std::size_t(i + 1)].topRows(rows), t, threads);
+                if (update && range.size > 0)
+                    optimizer_->update(params_.data(), grads_.data(), offsets_[std::size_t(i)] + range.offset,
+                                       range.size);
+            }
+        });
+        double loss = 0;
+        Index correct = 0;
+        for (int t = 0; t < threads; ++t) {
+            loss += partial_loss_[std::size_t(t)];
+            correct += partial_correct_[std::size_t(t)];
+        }
+        return {loss, correct};
+    }
+
+    // The summed loss of `out` (logits when fused with softmax) against `target`, and the
+    // gradient of the batch mean into *grad when given.
+    S loss_value(ConstMatrixRef<S> out, ConstMatrixRef<S> target, MatrixRef<S>* grad, Index batch) const {
+        return std::visit(
+            [&](const auto& l) -> S {
+                using L = std::decay_t<decltype(l)>;
+                if constexpr (std::is_same_v<L, loss::CategoricalCrossentropy>)
+                    return fused_softmax_ ? L::template from_logits<S>(out, target, grad, batch)
+                                          : L::template from_probabilities<S>(out, target, grad, batch);
+                else
+                    return L::template evaluate<S>(out, target, grad, batch);
+            },
+            loss_->kind());
+    }
+
+    Score evaluate_on(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y, Index batch_size) const {
+        const Index head = fused_softmax_ ? size() - 1 : size();
+        std::vector<double> losses(std::size_t(team.size()), 0.0);
+        std::vector<Index> hits(std::size_t(team.size()), 0);
+        team.run([&](int t) {
+            const auto span = detail::split(x.rows(), t, team.size());
+            Workspace ws;
+            for (Index start = span.begin; start < span.end; start += batch_size) {
+                const Index rows = std::min(batch_size, span.end - start);
+                ws.resize(layers_, rows);
+                forward(x.middleRows(start, rows), ws, head, std::nullopt);
+                auto out = ws.acts[std::size_t(head)].topRows(rows);
+                losses[std::size_t(t)] += double(loss_value(out, y.middleRows(start, rows), nullptr, 1));
+                hits[std::size_t(t)] += metric::Accuracy::correct<S>(out, y.middleRows(start, rows));
+            }
+        });
+        double loss = 0;
+        Index correct = 0;
+        for (std::size_t t = 0; t < losses.size(); ++t) {
+            loss += losses[t];
+            correct += hits[t];
+        }
+        return {loss / double(x.rows()), double(correct) / double(x.rows())};
+    }
+
+    // Lays the parameters of every layer end to end in new flat buffers, keeping the
+    // values already there, and re-binds every layer's views.
+    void relayout() {
+        Index total = 0;
+        offsets_.clear();
+        for (const auto& l : layers_) {
+            offsets_.push_back(total);
+            total += l->parameter_count();
+        }
+        Vector<S> params = Vector<S>::Zero(total);
+        params.head(params_.size()) = params_;
+        params_ = std::move(params);
+        grads_ = Vector<S>::Zero(total);
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
+    }
+
+    // Keras's automatic names: "dense", "dense_1", "activation", ...
+    std::string keras_name(const Layer<S>& layer) const {
+        std::string base = layer.kind();
+        std::transform(base.begin(), base.end(), base.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+        Index same = 0;
+        for (const auto& l : layers_) same += l->kind() == layer.kind();
+        return same == 0 ? base : base + "_" + std::to_string(same);
+    }
+
+    Index checked_index(Index i) const {
+        if (i < 0 || i >= size())
+            throw std::out_of_range("Sequential.layer: index " + std::to_string(i) + " is out of range; the model has " +
+                                    std::to_string(size()) + " layers");
+        return i;
+    }
+
+    void require_compiled(const char* fn) const {
+        if (!compiled_)
+            throw error(std::string("Sequential.") + fn +
+                        ": the model is not compiled; call compile(loss, optimizer) first");
+    }
+
+    void check_x(const char* fn, ConstMatrixRef<S> x) const {
+        if (layers_.empty()) throw error(std::string("Sequential.") + fn + ": the model has no layers");
+        if (x.rows() == 0) throw std::invalid_argument(std::string("Sequential.") + fn + ": x has no samples (0 rows)");
+        if (x.cols() != input_dim())
+            throw shape_error(std::string("Sequential.") + fn + ": x is " + shape(x) + " but " + layers_[0]->where() +
+                              " expects input_dim " + std::to_string(input_dim()) + ", i.e. (samples x " +
+                              std::to_string(input_dim()) + ")");
+    }
+
+    void check_xy(const char* fn, ConstMatrixRef<S> x, ConstMatrixRef<S> y) const {
+        check_x(fn, x);
+        if (y.rows() != x.rows())
+            throw shape_error(std::string("Sequential.") + fn + ": x has " + std::to_string(x.rows()) +
+                              " samples but y has " + std::to_string(y.rows()));
+        if (y.cols() != output_dim())
+            throw shape_error(std::string("Sequential.") + fn + ": y is " + shape(y) + " but " +
+                              layers_.back()->where() + " outputs " + std::to_string(output_dim()) +
+                              " values per sample, i.e. (samples x " + std::to_string(output_dim()) + ")");
+    }
+
+    static void check_batch_size(const char* fn, Index batch_size) {
+        if (batch_size < 1)
+            throw std::invalid_argument(std::string("Sequential.") + fn + ": batch_size must be >= 1, found " +
+                                        std::to_string(batch_size));
+    }
+
+    static std::string shape(ConstMatrixRef<S> m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
+
+    static std::string grouped(Index v) {
+        std::string digits = std::to_string(v), out;
+        for (std::size_t i = 0; i < digits.size(); ++i) {
+            if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+            out += digits[i];
+        }
+        return out;
+    }
+
+    static void identity(std::vector<Index>& order, Index n) {
+        order.resize(std::size_t(n));
+        for (Index i = 0; i < n; ++i) order[std::size_t(i)] = i;
+    }
+
+    // `requested` threads, or the number of cores, but at least one row-block of work each.
+    static int thread_count(int requested, Index rows) {
+        if (requested < 0) throw std::invalid_argument("threads must be >= 0, found " + std::to_string(requested));
+        int t = requested > 0 ? requested : int(std::max(1u, std::thread::hardware_concurrency()));
+        return int(std::clamp<Index>(std::min<Index>(t, rows), 1, t));
+    }
+
+    std::vector<std::unique_ptr<Layer<S>>> layers_;
+    std::vector<Index> offsets_;
+    Vector<S> params_, grads_;
+    Random rng_;
+    std::optional<Loss> loss_;
+    std::unique_ptr<Optimizer<S>> optimizer_;
+    std::vector<Metric> metrics_;
+    bool fused_softmax_ = false;
+    bool compiled_ = false;
+    Workspace train_;
+    std::vector<double> partial_loss_;
+    std::vector<Index> partial_correct_;
+};
+
+}  // namespace lamina

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// lamina: stochastic gradient descent with Keras's momentum, Nesterov momentum and decay.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <lamina/core/types.hpp>
+#include <lamina/optimizers/optimizer.hpp>
+
+namespace lamina {
+
+/// Stochastic gradient descent, as Keras's `SGD(learning_rate=0.01, momentum=0.0,
+/// nesterov=False, decay=0.0)`. With step count t (0 for the first batch):
+///
+///     lr_t = learning_rate / (1 + decay * t)
+///     momentum == 0:  w -= lr_t * g
+///     otherwise:      v = momentum * v - lr_t * g
+///                     w += v                         (plain)
+///                     w += momentum * v - lr_t * g   (nesterov)
+///
+/// \code
+/// model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.1, .momentum = 0.9});
+/// \endcode
+struct SGD {
+    double learning_rate = 0.01;
+    double momentum = 0.0;
+    bool nesterov = false;
+    double decay = 0.0;
+
+    /// \throws std::invalid_argument for a learning rate that is not positive and finite,
+    ///         a momentum outside [0, 1), or a negative or non-finite decay.
+    void validate() const {
+        if (!(learning_rate > 0) || !std::isfinite(learning_rate))
+            throw std::invalid_argument("SGD: learning_rate must be positive and finite, found " +
+                                        std::to_string(learning_rate));
+        if (!(momentum >= 0 && momentum < 1))
+            throw std::invalid_argument("SGD: momentum must be in [0, 1), found " + std::to_string(momentum));
+        if (!(decay >= 0) || !std::isfinite(decay))
+            throw std::invalid_argument("SGD: decay must be >= 0 and finite, found " + std::to_string(decay));
+    }
+
+    /// The optimizer's state for a model of scalar `S`.
+    template <Scalar S>
+    [[nodiscard]] std::unique_ptr<Optimizer<S>> build() const;
+};
+
+namespace detail {
+
+/// SGD's per-model state: the step count and, with momentum, the velocity of every parameter.
+template <Scalar S>
+class SgdState final : public Optimizer<S> {
+public:
+    explicit SgdState(const SGD& spec) : spec_(spec) {}
+
+    void build(Index n) override {
+        velocity_ = spec_.momentum > 0 ? Vector<S>::Zero(n) : Vector<S>();
+        step_ = -1;
+    }
+    void begin_step() override {
+        ++step_;
+        lr_ = S(spec_.learning_rate / (1.0 + spec_.decay * double(step_)));
+    }
+    void update(S* w_ptr, const S* g_ptr, Index offset, Index size) override {
+        VectorMap<S> w(w_ptr + offset, size);
+        Eigen::Map<const Vector<S>> g(g_ptr + offset, size);
+        if (spec_.momentum == 0) {
+            w.noalias() -= lr_ * g;
+            return;
+        }
+        const S mu = S(spec_.momentum);
+        auto v = velocity_.segment(offset, size);
+        v = mu * v - lr_ * g;
+        if (spec_.nesterov)
+            w.noalias() += mu * v - lr_ * g;
+        else
+            w += v;
+    }
+    [[nodiscard]] std::string config() const override {
+        std::ostringstream s;
+        s << "SGD(learning_rate=" << spec_.learning_rate << ", momentum=" << spec_.momentum
+          << ", nesterov=" << (spec_.nesterov ? "true" : "false") << ", decay=" << spec_.decay << ")";
+        return s.str();
+    }
+
+private:
+    SGD spec_;
+    Vector<S> velocity_;
+    long long step_ = -1;
+    S lr_ = 0;
+};
+
+}  // namespace detail
+
+template <Scalar S>
+std::unique_ptr<Optimizer<S>> SGD::build() const {
+    validate();
+    return std::make_unique<detail::SgdState<S>>(*this);
+}
+
+}  // namespace lamina

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+// lamina: Catch2's main, compiled once for the whole test suite.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>

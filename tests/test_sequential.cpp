@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+// lamina tests: the Sequential model: building, gradients, training, determinism and errors.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <sstream>
+
+#include <lamina/lamina.hpp>
+
+#include "gradient_check.hpp"
+
+using lamina::Index;
+using M = lamina::Matrix<double>;
+using MF = lamina::Matrix<float>;
+
+namespace {
+
+lamina::Sequential<float> seed_network() {
+    return lamina::Sequential<float>{
+        lamina::Dense(100, {.input_dim = 784}),
+        lamina::Activation("sigmoid"),
+        lamina::Dense(10),
+        lamina::Activation("softmax"),
+    };
+}
+
+// Points in [-1, 1]^2 away from the axes, class 1 where x * y > 0: XOR, which no linear
+// model can separate better than about 50%.
+void xor_data(Index n, std::uint64_t seed, MF& x, MF& y) {
+    lamina::Random rng(seed);
+    x.resize(n, 2);
+    std::vector<int> labels;
+    for (Index i = 0; i < n; ++i) {
+        for (Index j = 0; j < 2; ++j) {
+            double v = rng.uniform(0.1, 1.0);
+            x(i, j) = float(rng.uniform01() < 0.5 ? -v : v);
+        }
+        labels.push_back(x(i, 0) * x(i, 1) > 0 ? 1 : 0);
+    }
+    y = lamina::to_categorical(labels, 2);
+}
+
+double model_gradient_error(lamina::Sequential<double>& model, const M& x, const M& y) {
+    model.loss_and_gradient(x, y);
+    const lamina::Vector<double> analytic = model.gradients();
+    auto params = model.parameters();
+    return lamina::test::max_gradient_error(params.data(), params.size(), analytic.data(),
+                                            [&] { return double(model.loss_and_gradient(x, y)); });
+}
+
+}  // namespace
+
+TEST_CASE("The seed network infers its sizes and summarises like Keras", "[sequential]") {
+    auto model = seed_network();
+    CHECK(model.size() == 4);
+    CHECK(model.input_dim() == 784);
+    CHECK(model.output_dim() == 10);
+    CHECK(model.count_params() == 79510);
+    CHECK(model.layer(2).input_dim() == 100);
+    CHECK(model.layer(0).name() == "dense");
+    CHECK(model.layer(3).name() == "activation_1");
+    std::ostringstream out;
+    model.summary(out);
+    const auto text = out.str();
+    CHECK_THAT(text, Catch::Contains("dense (Dense)") && Catch::Contains("(None, 100)") &&
+                         Catch::Contains("78,500") && Catch::Contains("dense_1 (Dense)") &&
+                         Catch::Contains("1,010") && Catch::Contains("Total params: 79,510"));
+    const auto w = model.layer(0).get_weights();
+    REQUIRE(w.size() == 2);
+    CHECK(w[0].rows() == 784);
+    CHECK(w[0].cols() == 100);
+    CHECK(w[1].cols() == 100);
+}
+
+TEST_CASE("Layers can be added one by one", "[sequential]") {
+    lamina::Sequential<double> model;
+    model.add(lamina::Dense(8, {.input_dim = 3}));
+    model.add(lamina::Activation(lamina::activation::relu));
+    model.add(lamina::Dense(2));
+    CHECK(model.output_dim() == 2);
+    CHECK(model.count_params() == 3 * 8 + 8 + 8 * 2 + 2);
+}
+
+TEST_CASE("Whole-model gradients match finite differences", "[sequential][gradient]") {
+    const M x = M::Random(6, 4);
+    M y = M::Zero(6, 3);
+    for (Index i = 0; i < 6; ++i) y(i, i % 3) = 1;
+
+    SECTION("softmax fused with cross-entropy") {
+        lamina::Sequential<double> model{lamina::Dense(5, {.input_dim = 4}), lamina::Activation("tanh"),
+                                         lamina::Dense(6), lamina::Activation("sigmoid"), lamina::Dense(3),
+                                         lamina::Activation("softmax")};
+        model.initialize(7);
+        model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+        CHECK(model_gradient_error(model, x, y) < 1e-6);
+    }
+    SECTION("softmax with mean squared error, through the softmax Jacobian") {
+        lamina::Sequential<double> model{lamina::Dense(5, {.input_dim = 4}), lamina::Activation("relu"),
+                                         lamina::Dense(3), lamina::Activation("softmax")};
+        model.initialize(8);
+        model.compile(lamina::loss::mean_squared_error, lamina::SGD{});
+        CHECK(model_gradient_error(model, x, y) < 1e-6);
+    }
+    SECTION("sigmoid outputs with unfused cross-entropy") {
+        lamina::Sequential<double> model{lamina::Dense(5, {.input_dim = 4}), lamina::Activation("linear"),
+                                         lamina::Dense(3), lamina::Activation("sigmoid")};
+        model.initialize(9);
+        model.compile("categorical_crossentropy", lamina::SGD{});
+        CHECK(model_gradient_error(model, x, y) < 1e-6);
+    }
+}
+
+TEST_CASE("fit learns XOR to 99% training accuracy", "[sequential][fit]") {
+    MF x, y;
+    xor_data(400, 11, x, y);
+    lamina::Sequential<float> model{lamina::Dense(16, {.input_dim = 2}), lamina::Activation("tanh"),
+                                    lamina::Dense(2), lamina::Activation("softmax")};
+    model.initialize(12);
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.1, .momentum = 0.9},
+                  {lamina::metric::accuracy});
+    const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 100, .verbose = 0, .seed = 13});
+    REQUIRE(history.accuracy.size() == 100);
+    CHECK(history.accuracy.back() >= 0.99);
+    CHECK(model.evaluate(x, y).accuracy >= 0.99);
+    // Held-out points from the same distribution.
+    MF xt, yt;
+    xor_data(400, 99, xt, yt);
+    CHECK(model.evaluate(xt, yt).accuracy >= 0.97);
+}
+
+TEST_CASE("The same seed gives bit-identical weights and another seed different ones", "[sequential][fit]") {
+    MF x, y;
+    xor_data(100, 1, x, y);
+    const auto train = [&](std::uint64_t seed, int threads) {
+        lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("sigmoid"),
+                                        lamina::Dense(2), lamina::Activation("softmax")};
+        model.initialize(seed);
+        model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.5});
+        model.fit(x, y, {.batch_size = 10, .epochs = 3, .verbose = 0, .seed = seed, .threads = threads});
+        return lamina::Vector<float>(model.parameters());
+    };
+    CHECK(train(5, 1) == train(5, 1));
+    CHECK(train(5, 2) == train(5, 2));
+    CHECK(train(5, 1) != train(6, 1));
+    // Splitting batches across threads changes only float rounding.
+    CHECK((train(5, 1) - train(5, 2)).cwiseAbs().maxCoeff() < 1e-4f);
+}
+
+TEST_CASE("fit uses the last partial batch", "[sequential][fit]") {
+    // 10 samples in batches of 4: steps of 4, 4 and 2 samples, in order (no shuffle).
+    const M x = M::Random(10, 3);
+    M y = M::Zero(10, 2);
+    for (Index i = 0; i < 10; ++i) y(i, i % 2) = 1;
+    const auto make = [] {
+        lamina::Sequential<double> m{lamina::Dense(4, {.input_dim = 3}), lamina::Activation("tanh"),
+                                     lamina::Dense(2), lamina::Activation("softmax")};
+        m.initialize(21);
+        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.3});
+        return m;
+    };
+    auto fitted = make();
+    fitted.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 0, .shuffle = false, .threads = 1});
+
+    auto manual = make();
+    for (Index start : {0, 4, 8}) {
+        const Index rows = std::min<Index>(4, 10 - start);
+        manual.loss_and_gradient(x.middleRows(start, rows), y.middleRows(start, rows));
+        manual.parameters() -= 0.3 * manual.gradients();
+    }
+    CHECK((fitted.parameters() - manual.parameters()).cwiseAbs().maxCoeff() < 1e-12);
+}
+
+TEST_CASE("fit reports validation figures and evaluate and predict agree", "[sequential][fit]") {
+    MF x, y, xv, yv;
+    xor_data(200, 3, x, y);
+    xor_data(50, 4, xv, yv);
+    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("tanh"),
+                                    lamina::Dense(2), lamina::Activation("softmax")};
+    model.initialize(1);
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.1},
+                  {lamina::metric::accuracy});
+    const auto h = model.fit(x, y, {.batch_size = 20, .epochs = 4, .verbose = 0, .validation_data = {xv, yv}});
+    CHECK(h.epoch == std::vector<int>{0, 1, 2, 3});
+    REQUIRE(h.val_loss.size() == 4);
+    REQUIRE(h.val_accuracy.size() == 4);
+    CHECK(h.seconds.size() == 4);
+    const auto score = model.evaluate(xv, yv);
+    CHECK(score.loss == Approx(h.val_loss.back()));
+    CHECK(score.accuracy == Approx(h.val_accuracy.back()));
+
+    const MF p = model.predict(xv);
+    REQUIRE(p.rows() == 50);
+    CHECK(p.rowwise().sum().isOnes(1e-5f));
+    const auto classes = model.predict_classes(xv);
+    double hits = 0;
+    double loss = 0;
+    for (Index i = 0; i < 50; ++i) {
+        Index c;
+        p.row(i).maxCoeff(&c);
+        CHECK(classes[std::size_t(i)] == c);
+        Index t;
+        yv.row(i).maxCoeff(&t);
+        hits += c == t;
+        loss -= std::log(double(p(i, t)));
+    }
+    CHECK(score.accuracy == Approx(hits / 50));
+    CHECK(score.loss == Approx(loss / 50).epsilon(1e-4));
+    // Splitting the work changes nothing but rounding.
+    CHECK((model.predict(xv, {.batch_size = 7, .threads = 2}) - p).cwiseAbs().maxCoeff() < 1e-6f);
+}
+
+TEST_CASE("A moved model keeps its weights and still predicts", "[sequential]") {
+    auto model = seed_network();
+    model.initialize(3);
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+    const MF x = MF::Random(5, 784);
+    const MF before = model.predict(x);
+    lamina::Sequential<float> moved = std::move(model);
+    CHECK(moved.predict(x) == before);
+}
+
+TEST_CASE("Shape mismatches name the layer and the expected and found shapes", "[sequential][errors]") {
+    auto model = seed_network();
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+    const MF x = MF::Zero(5, 784), y = MF::Zero(5, 10);
+    CHECK_THROWS_AS(model.fit(MF::Zero(5, 783), y), lamina::shape_error);
+    CHECK_THROWS_WITH(model.fit(MF::Zero(5, 783), y, {.verbose = 0}),
+                      Catch::Contains("x is 5x783") && Catch::Contains("layer 0 (Dense 'dense')") &&
+                          Catch::Contains("input_dim 784"));
+    CHECK_THROWS_WITH(model.predict(MF::Zero(2, 10)), Catch::Contains("predict") && Catch::Contains("2x10"));
+    CHECK_THROWS_WITH(model.evaluate(x, MF::Zero(4, 10)),
+                      Catch::Contains("x has 5 samples but y has 4"));
+    CHECK_THROWS_WITH(model.fit(x, MF::Zero(5, 9), {.verbose = 0}),
+                      Catch::Contains("y is 5x9") && Catch::Contains("layer 3 (Activation 'activation_1')") &&
+                          Catch::Contains("outputs 10"));
+    CHECK_THROWS_AS(model.fit(x, MF::Zero(5, 9)), lamina::shape_error);
+}
+
+TEST_CASE("Bad arguments are rejected with clear errors", "[sequential][errors]") {
+    auto model = seed_network();
+    const MF x = MF::Zero(5, 784), y = MF::Zero(5, 10);
+    CHECK_THROWS_WITH(model.fit(x, y), Catch::Contains("not compiled"));
+    CHECK_THROWS_WITH(model.evaluate(x, y), Catch::Contains("not compiled"));
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+    CHECK_THROWS_WITH(model.fit(x, y, {.batch_size = 0}), Catch::Contains("batch_size must be >= 1, found 0"));
+    CHECK_THROWS_AS(model.fit(x, y, {.batch_size = -4}), std::invalid_argument);
+    CHECK_THROWS_WITH(model.fit(x, y, {.epochs = -1}), Catch::Contains("epochs must be >= 0, found -1"));
+    CHECK_THROWS_WITH(model.fit(MF::Zero(0, 784), MF::Zero(0, 10)), Catch::Contains("no samples"));
+    CHECK_THROWS_AS(model.layer(4), std::out_of_range);
+    CHECK_THROWS_WITH(model.layer(-1), Catch::Contains("index -1") && Catch::Contains("4 layers"));
+    CHECK_THROWS_WITH(model.fit(x, y, {.verbose = 0, .threads = -1}), Catch::Contains("threads"));
+
+    const auto before = lamina::Vector<float>(model.parameters());
+    const auto h = model.fit(x, y, {.epochs = 0});
+    CHECK(h.loss.empty());
+    CHECK(model.parameters() == before);
+
+    lamina::Sequential<float> empty;
+    CHECK_THROWS_WITH(empty.compile(lamina::loss::mean_squared_error, lamina::SGD{}), Catch::Contains("no layers"));
+    CHECK_THROWS_WITH((lamina::Sequential<float>{lamina::Dense(3)}),
+                      Catch::Contains("layer 0") && Catch::Contains("needs input_dim"));
+    CHECK_THROWS_WITH((lamina::Sequential<float>{lamina::Dense(3, {.input_dim = 2}), lamina::Dense(4, {.input_dim = 5})}),
+                      Catch::Contains("layer 1") && Catch::Contains("input_dim 5"));
+    CHECK_THROWS_AS((lamina::Sequential<float>{lamina::Activation("relu")}), std::invalid_argument);
+    CHECK_THROWS_AS(model.compile("hinge", lamina::SGD{}), std::invalid_argument);
+    CHECK_THROWS_AS(model.compile(lamina::loss::mean_squared_error, lamina::SGD{}, {"precision"}), std::invalid_argument);
+}
+
+TEST_CASE("to_categorical makes one-hot rows and rejects labels outside the classes", "[utils]") {
+    const std::vector<std::uint8_t> labels{2, 0, 1};
+    const MF y = lamina::to_categorical(labels, 3);
+    MF expected(3, 3);
+    expected << 0, 0, 1, 1, 0, 0, 0, 1, 0;
+    CHECK(y == expected);
+    CHECK_THROWS_WITH(lamina::to_categorical(std::vector<int>{1, 5}, 3),
+                      Catch::Contains("label 5 at index 1") && Catch::Contains("[0, 3)"));
+    CHECK_THROWS_AS(lamina::to_categorical(std::vector<int>{-1}, 3), std::invalid_argument);
+}
+
+TEST_CASE("Progress prints one line per epoch without carriage returns off a terminal", "[progress]") {
+    for (int verbose : {1, 2}) {
+        std::ostringstream out;
+        lamina::Progress p(verbose, 3, 50, true, out, false);
+        for (Index e = 0; e < 3; ++e) {
+            p.epoch_begin(e);
+            for (Index s = 1; s <= 50; ++s) p.batch_end(s, 0.5, 0.9);
+            p.epoch_end({0.5, 0.9, 0.4, 0.95}, double(e + 1));
+        }
+        const auto text = out.str();
+        CHECK(text.find('\r') == std::string::npos);
+        CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+        CHECK_THAT(text, Catch::Contains("Epoch 3/3") && Catch::Contains("loss: 0.5000") &&
+                             Catch::Contains("accuracy: 0.9000") && Catch::Contains("val_accuracy: 0.9500") &&
+                             Catch::Contains("ETA"));
+    }
+    std::ostringstream silent;
+    lamina::Progress quiet(0, 1, 10, true, silent, true);
+    quiet.epoch_begin(0);
+    quiet.batch_end(10, 1, 1);
+    quiet.epoch_end({}, 1);
+    CHECK(silent.str().empty());
+}
+
+TEST_CASE("Progress draws a live bar on a terminal", "[progress]") {
+    std::ostringstream out;
+    lamina::Progress p(1, 1, 4, false, out, true);
+    p.epoch_begin(0);
+    for (Index s = 1; s <= 4; ++s) p.batch_end(s, 0.25, 0);
+    p.epoch_end({0.25, 0}, 1);
+    const auto text = out.str();
+    CHECK_THAT(text, Catch::Contains("Epoch 1/1\n") && Catch::Contains("4/4 [==============================]") &&
+                         Catch::Contains("\r"));
+    CHECK(text.find("accuracy") == std::string::npos);
+}
