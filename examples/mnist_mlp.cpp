@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+// lamina example: the classic Keras MNIST MLP (784-100-10, sigmoid, softmax, SGD), and a picture of its hidden neurons.
+//
+// The Keras original, line by line:
+//   model = Sequential([Dense(100, input_dim=784), Activation('sigmoid'), Dense(10), Activation('softmax')])
+//   model.compile(loss='categorical_crossentropy', optimizer=SGD(learning_rate=0.01), metrics=['accuracy'])
+//   model.fit(X_train, Y_train, batch_size=100, epochs=100, verbose=1)
+//   score = model.evaluate(X_test, Y_test)
+#include <lamina/datasets/mnist.hpp>
+#include <lamina/lamina.hpp>
+#include <lamina/viz/weight_grid.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+
+#ifndef LAMINA_SOURCE_DIR
+#define LAMINA_SOURCE_DIR "."
+#endif
+
+namespace {
+
+namespace mnist = lamina::datasets::mnist;
+
+struct Args {
+    std::filesystem::path data = mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist");
+    long epochs = 100;
+    long batch_size = 100;
+    long hidden = 100;
+    double lr = 0.01;
+    double momentum = 0.0;
+    bool scale = false;
+    std::uint64_t seed = 1;
+    int threads = 0;
+    std::filesystem::path out = "neuron_images.png";
+    std::optional<std::filesystem::path> history;
+    int verbose = 1;
+};
+
+constexpr const char* usage_text = R"(Usage: mnist_mlp [options]
+
+Trains the classic Keras MNIST network (784 inputs, Dense(hidden) + sigmoid, Dense(10) +
+softmax, categorical cross-entropy, plain SGD) on MNIST's 60,000 training images, reports
+the accuracy on the 10,000 test images and draws the hidden neurons' weights.
+
+Options:
+  --data DIR         folder with the four MNIST IDX files (default: $LAMINA_MNIST_DIR,
+                     else the repository's data/mnist; fetch them with data/fetch_mnist.sh)
+  --epochs N         passes over the training data (default 100)
+  --batch-size N     samples per SGD step (default 100)
+  --hidden N         hidden units (default 100)
+  --lr X             learning rate (default 0.01)
+  --momentum X       SGD momentum in [0, 1) (default 0)
+  --scale            divide pixels by 255 (default: raw 0-255 values, as the Keras example)
+  --seed N           seed of the initial weights and the shuffling (default 1)
+  --threads N        threads per batch, 0 for all cores (default 0)
+  --out FILE         PNG of the hidden neurons' weights (default neuron_images.png)
+  --history FILE     also score the test set every epoch and write the history as CSV
+  --verbose 0|1|2    0 silent, 1 progress bar (a line per epoch off a terminal), 2 a line per epoch
+  -h, --help         this text
+)";
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::cerr << "mnist_mlp: " << message << "\nTry 'mnist_mlp --help'.\n";
+    std::exit(2);
+}
+
+template <class T>
+T parse_number(std::string_view flag, std::string_view text, T lo, T hi) {
+    T value{};
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end)
+        usage_error(std::string(flag) + " expects a number, found '" + std::string(text) + "'");
+    if (!(value >= lo && value <= hi))
+        usage_error(std::string(flag) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "], found " + std::string(text));
+    return value;
+}
+
+Args parse(int argc, char** argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        const auto value = [&]() -> std::string_view {
+            if (i + 1 >= argc) usage_error(std::string(flag) + " expects a value");
+            return argv[++i];
+        };
+        if (flag == "-h" || flag == "--help") {
+            std::cout << usage_text;
+            std::exit(0);
+        } else if (flag == "--data") a.data = std::string(value());
+        else if (flag == "--epochs") a.epochs = parse_number<long>(flag, value(), 0, 1000000);
+        else if (flag == "--batch-size") a.batch_size = parse_number<long>(flag, value(), 1, 60000);
+        else if (flag == "--hidden") a.hidden = parse_number<long>(flag, value(), 1, 100000);
+        else if (flag == "--lr") a.lr = parse_number<double>(flag, value(), 1e-12, 1e6);
+        else if (flag == "--momentum") a.momentum = parse_number<double>(flag, value(), 0.0, 0.999999);
+        else if (flag == "--scale") a.scale = true;
+        else if (flag == "--seed") a.seed = parse_number<std::uint64_t>(flag, value(), 0, UINT64_MAX);
+        else if (flag == "--threads") a.threads = parse_number<int>(flag, value(), 0, 1024);
+        else if (flag == "--out") a.out = std::string(value());
+        else if (flag == "--history") a.history = std::string(value());
+        else if (flag == "--verbose") a.verbose = parse_number<int>(flag, value(), 0, 2);
+        else usage_error("unknown option '" + std::string(flag) + "'");
+    }
+    return a;
+}
+
+// Writes `text` to `path` through a temporary file renamed into place: never a half-written file.
+void write_atomically(const std::filesystem::path& path, const std::string& text) {
+    const auto tmp = std::filesystem::path(path.string() + ".tmp-" + std::to_string(getpid()));
+    {
+        std::ofstream f(tmp, std::ios::binary);
+        f << text;
+        f.flush();
+        if (!f) {
+            std::error_code ignored;
+            std::filesystem::remove(tmp, ignored);
+            throw lamina::io_error("cannot write '" + path.string() + "'");
+        }
+    }
+    std::filesystem::rename(tmp, path);
+}
+
+std::string history_csv(const lamina::History& h) {
+    std::string csv = "epoch,loss,accuracy,test_loss,test_accuracy,seconds\n";
+    char line[160];
+    for (std::size_t e = 0; e < h.epoch.size(); ++e) {
+        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.4f\n", h.epoch[e] + 1, h.loss[e], h.accuracy[e],
+                      h.val_loss[e], h.val_accuracy[e], h.seconds[e]);
+        csv += line;
+    }
+    return csv;
+}
+
+void print_confusion(const std::vector<lamina::Index>& predicted, const mnist::Labels& truth) {
+    long counts[10][10] = {};
+    for (std::size_t i = 0; i < predicted.size(); ++i) ++counts[truth[Eigen::Index(i)]][predicted[i]];
+    std::printf("\nConfusion matrix (rows: true digit, columns: predicted)\n      ");
+    for (int c = 0; c < 10; ++c) std::printf("%6d", c);
+    std::printf("\n");
+    for (int r = 0; r < 10; ++r) {
+        std::printf("%6d", r);
+        for (int c = 0; c < 10; ++c) std::printf("%6ld", counts[r][c]);
+        std::printf("\n");
+    }
+}
+
+int run(const Args& args) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+
+    // (X_train, y_train), (X_test, y_test) = mnist.load_data()
+    mnist::Dataset data;
+    try {
+        data = mnist::load_data(args.data);
+    } catch (const lamina::io_error& e) {
+        std::cerr << "mnist_mlp: " << e.what() << "\nFetch the data with data/fetch_mnist.sh, or pass --data DIR.\n";
+        return 1;
+    }
+    // X_train = X_train.reshape(60000, 784).astype('float32'); Y_train = to_categorical(y_train, 10)
+    const auto x_train = mnist::to_matrix<float>(data.train.images, {.scale = args.scale});
+    const auto x_test = mnist::to_matrix<float>(data.test.images, {.scale = args.scale});
+    const auto y_train = lamina::to_categorical(data.train.labels, 10);
+    const auto y_test = lamina::to_categorical(data.test.labels, 10);
+
+    lamina::Sequential<float> model{
+        lamina::Dense(args.hidden, {.input_dim = 784}),
+        lamina::Activation("sigmoid"),
+        lamina::Dense(10),
+        lamina::Activation("softmax"),
+    };
+    model.initialize(args.seed);
+    model.compile(lamina::loss::categorical_crossentropy,
+                  lamina::SGD{.learning_rate = args.lr, .momentum = args.momentum}, {lamina::metric::accuracy});
+    if (args.verbose > 0) model.summary();
+
+    lamina::FitOptions<float> fit{.batch_size = args.batch_size, .epochs = args.epochs, .verbose = args.verbose,
+                                  .seed = args.seed, .threads = args.threads};
+    if (args.history) fit.validation_data = {x_test, y_test};
+    const auto train_start = clock::now();
+    const auto history = model.fit(x_train, y_train, fit);
+    const double train_seconds = std::chrono::duration<double>(clock::now() - train_start).count();
+
+    const auto score = model.evaluate(x_test, y_test, {.threads = args.threads});
+    std::printf("\nTest loss: %.4f\nTest accuracy: %.4f\n", score.loss, score.accuracy);
+    std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s)\n", train_seconds, args.epochs,
+                args.epochs > 0 ? train_seconds / double(args.epochs) : 0.0,
+                args.threads > 0 ? args.threads : int(std::thread::hardware_concurrency()),
+                args.threads == 1 ? "" : "s");
+    if (args.verbose > 0) print_confusion(model.predict_classes(x_test, {.threads = args.threads}), data.test.labels);
+
+    lamina::save_weight_grid(args.out, model.layer(0).get_weights()[0]);
+    std::printf("\nSaved the %ld hidden neurons' weights to %s\n", args.hidden, args.out.string().c_str());
+    if (args.history) {
+        write_atomically(*args.history, history_csv(history));
+        std::printf("Saved the training history to %s (plot it with examples/plot_history.gp)\n",
+                    args.history->string().c_str());
+    }
+    std::printf("Total time: %.2f s\n", std::chrono::duration<double>(clock::now() - start).count());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Args args = parse(argc, argv);
+    try {
+        return run(args);
+    } catch (const std::exception& e) {
+        std::cerr << "mnist_mlp: " << e.what() << '\n';
+        return 1;
+    }
+}
