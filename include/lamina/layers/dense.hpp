@@ -11,6 +11,7 @@
 #include <lamina/core/error.hpp>
 #include <lamina/core/random.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/detail/gemm.hpp>
 #include <lamina/layers/initializers.hpp>
 #include <lamina/layers/layer.hpp>
 
@@ -61,8 +62,9 @@ public:
 
     // y = x W + b: (rows x in)(in x units) + (1 x units) broadcast over rows.
     void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override {
-        y.noalias() = x * kernel_;
-        y.rowwise() += bias_.transpose();
+        const Index in = this->input_dim_, out = this->output_dim_;
+        detail::gemm<S>(x.rows(), out, in, {x.data(), x.outerStride(), 1}, kernel_.data(), out, y.data(),
+                        y.outerStride(), bias_.data());
     }
 
     // dx = dy W^T: (rows x units)(units x in).
@@ -77,7 +79,9 @@ public:
     ParameterRange gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> dy, Index part, Index parts) override {
         const Index in = this->input_dim_, out = this->output_dim_;
         const Index r0 = in * part / parts, r1 = in * (part + 1) / parts;
-        kernel_grad_.middleRows(r0, r1 - r0).noalias() = x.middleCols(r0, r1 - r0).transpose() * dy;
+        // A(r, p) = x(p, r0 + r): the transposed slice, read in place through strides.
+        detail::gemm<S>(r1 - r0, out, x.rows(), {x.data() + r0, 1, x.outerStride()}, dy.data(), dy.outerStride(),
+                        kernel_grad_.data() + r0 * out, out);
         Index size = (r1 - r0) * out;
         if (part == parts - 1) {
             bias_grad_ = dy.colwise().sum().transpose();

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// lamina tests: the Dense layer's matrix product against Eigen's, for every shape class it handles.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include <lamina/detail/gemm.hpp>
+
+using lamina::Index;
+using MF = lamina::Matrix<float>;
+
+namespace {
+
+// Zeroes about `zeros` of the entries, as MNIST's background pixels are.
+MF sparse_random(Index rows, Index cols, double zeros, unsigned seed) {
+    std::srand(seed);
+    MF m = MF::Random(rows, cols);
+    for (Index i = 0; i < m.size(); ++i)
+        if ((std::rand() % 1000) < zeros * 1000) m.data()[i] = 0;
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("gemm matches Eigen for every shape, stride and sparsity", "[gemm]") {
+    for (Index m : {1, 3, 4, 7, 50, 101})
+        for (Index n : {1, 5, 8, 9, 31, 100})
+            for (Index k : {1, 6, 64, 65, 200})
+                for (double zeros : {0.0, 0.8}) {
+                    INFO("m " << m << " n " << n << " k " << k << " zeros " << zeros);
+                    const MF a = sparse_random(m, k, zeros, unsigned(m * 7 + n * 3 + k));
+                    const MF b = MF::Random(k, n);
+                    const lamina::Vector<float> bias = lamina::Vector<float>::Random(n);
+                    const MF expected = ((a * b).rowwise() + bias.transpose()).eval();
+                    const float tol = 1e-5f * float(k);
+
+                    MF c = MF::Constant(m, n, 99.0f);
+                    lamina::detail::gemm<float>(m, n, k, {a.data(), k, 1}, b.data(), n, c.data(), n, bias.data());
+                    CHECK((c - expected).cwiseAbs().maxCoeff() <= tol);
+
+                    // A given as the transpose of a stored (k x m) matrix, no bias.
+                    const MF at = a.transpose();
+                    lamina::detail::gemm<float>(m, n, k, {at.data(), 1, m}, b.data(), n, c.data(), n);
+                    CHECK((c - a * b).cwiseAbs().maxCoeff() <= tol);
+                }
+}
+
+TEST_CASE("gemm writes only its block of a wider C and reads B with a row stride", "[gemm]") {
+    const MF a = MF::Random(6, 10), b_wide = MF::Random(10, 20);
+    MF c_wide = MF::Constant(6, 30, 7.0f);
+    lamina::detail::gemm<float>(6, 13, 10, {a.data(), 10, 1}, b_wide.data() + 2, 20, c_wide.data() + 5, 30);
+    CHECK((c_wide.middleCols(5, 13) - a * b_wide.middleCols(2, 13)).cwiseAbs().maxCoeff() < 1e-5f);
+    CHECK((c_wide.leftCols(5).array() == 7.0f).all());
+    CHECK((c_wide.rightCols(12).array() == 7.0f).all());
+}
+
+TEST_CASE("gemm skips zeros of A without hiding NaN in A", "[gemm]") {
+    MF a = MF::Zero(4, 16);
+    a(2, 5) = std::numeric_limits<float>::quiet_NaN();
+    const MF b = MF::Ones(16, 8);
+    MF c(4, 8);
+    lamina::detail::gemm<float>(4, 8, 16, {a.data(), 16, 1}, b.data(), 8, c.data(), 8);
+    CHECK(std::isnan(c(2, 0)));
+    CHECK(c.row(0).isZero());
+}
+
+TEST_CASE("gemm in double goes through Eigen and agrees", "[gemm]") {
+    const lamina::Matrix<double> a = lamina::Matrix<double>::Random(5, 7), b = lamina::Matrix<double>::Random(7, 3);
+    lamina::Matrix<double> c(5, 3);
+    lamina::detail::gemm<double>(5, 3, 7, {a.data(), 7, 1}, b.data(), 3, c.data(), 3);
+    CHECK((c - a * b).cwiseAbs().maxCoeff() < 1e-12);
+}
