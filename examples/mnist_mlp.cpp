@@ -167,8 +167,11 @@ int run(const Args& args) {
         return 1;
     }
     // X_train = X_train.reshape(60000, 784).astype('float32'); Y_train = to_categorical(y_train, 10)
+    // The bytes are released once converted: the float copies are what the model reads.
     const auto x_train = mnist::to_matrix<float>(data.train.images, {.scale = args.scale});
+    data.train.images.resize(0, 0);
     const auto x_test = mnist::to_matrix<float>(data.test.images, {.scale = args.scale});
+    data.test.images.resize(0, 0);
     const auto y_train = lamina::to_categorical(data.train.labels, 10);
     const auto y_test = lamina::to_categorical(data.test.labels, 10);
 

@@ -192,12 +192,11 @@ public:
         const Index batch = std::min(options.batch_size, n);
         const Index steps = (n + batch - 1) / batch;
         detail::FlushSubnormals flush;
-        detail::Team team(thread_count(options.threads, batch));
+        detail::Team& team = training_team(thread_count(options.threads, batch));
         train_.resize(layers_, batch, true);
         Random own_rng(options.seed.value_or(0));
         Random& shuffle_rng = options.seed ? own_rng : rng_;
-        std::vector<Index> order;
-        if (!options.shuffle) identity(order, n);
+        std::vector<Index> order;  // empty: the samples in their order
 
         Progress progress(options.verbose, options.epochs, steps, !metrics_.empty());
         const auto fit_start = std::chrono::steady_clock::now();
@@ -205,11 +204,12 @@ public:
             const auto epoch_start = std::chrono::steady_clock::now();
             progress.epoch_begin(epoch);
             if (options.shuffle) shuffle_rng.permutation(order, n);
+            const Index* sequence = order.empty() ? nullptr : order.data();
             double loss_sum = 0;
             Index correct = 0;
             for (Index step = 0; step < steps; ++step) {
                 const Index start = step * batch, rows = std::min(batch, n - start);
-                const auto [l, c] = train_step(team, x, y, order.data() + start, rows, true);
+                const auto [l, c] = train_step(team, x, y, sequence ? sequence + start : nullptr, start, rows, true);
                 loss_sum += l;
                 correct += c;
                 progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
@@ -247,21 +247,38 @@ public:
     /// `predict`. Shape: (x.rows() x output_dim()).
     /// \throws shape_error when x is not input_dim() wide; std::invalid_argument for no samples.
     [[nodiscard]] Matrix<S> predict(ConstMatrixRef<S> x, const PredictOptions& options = {}) const {
+        Matrix<S> out(x.rows(), output_dim());
+        predict(x, out, options);
+        return out;
+    }
+
+    /// `predict` into `out` (x.rows() x output_dim()), which must not overlap x. Allocates
+    /// nothing after the first call on a thread when the work stays on that thread (fewer
+    /// than 64 samples per thread, or `threads = 1`): a single sample costs a few microseconds.
+    /// \throws shape_error for x or out of the wrong shape; std::invalid_argument for no samples.
+    void predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options = {}) const {
         check_x("predict", x);
         check_batch_size("predict", options.batch_size);
-        Matrix<S> out(x.rows(), output_dim());
+        if (out.rows() != x.rows() || out.cols() != output_dim())
+            throw shape_error("Sequential.predict: out is " + shape(out) + ", expected " + std::to_string(x.rows()) +
+                              "x" + std::to_string(output_dim()));
         detail::FlushSubnormals flush;
-        detail::Team team(thread_count(options.threads, x.rows() / 64));
-        team.run([&](int t) {
-            const auto span = detail::split(x.rows(), t, team.size());
-            Workspace ws;
+        const int threads = thread_count(options.threads, x.rows() / 64);
+        const auto work = [&](int t, int parts) {
+            const auto span = detail::split(x.rows(), t, parts);
+            Workspace& ws = thread_workspace();
             for (Index start = span.begin; start < span.end; start += options.batch_size) {
                 const Index rows = std::min(options.batch_size, span.end - start);
                 ws.resize(layers_, rows);
                 forward(x.middleRows(start, rows), ws, size(), out.middleRows(start, rows));
             }
-        });
-        return out;
+        };
+        if (threads == 1) {
+            work(0, 1);
+            return;
+        }
+        detail::Team team(threads);
+        team.run([&](int t) { work(t, threads); });
     }
 
     /// The index of the largest output of each sample (the predicted class).
@@ -272,17 +289,29 @@ public:
         return classes;
     }
 
+    /// One gradient step on one batch, as Keras's `train_on_batch`: x and y are the whole
+    /// batch, in order. Returns the batch's mean loss and accuracy before the step. After the
+    /// first call, a call allocates nothing as long as the batch does not grow.
+    /// \throws as `fit`.
+    Score train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads = 0) {
+        require_compiled("train_on_batch");
+        check_xy("train_on_batch", x, y);
+        detail::FlushSubnormals flush;
+        detail::Team& team = training_team(thread_count(threads, x.rows()));
+        train_.resize(layers_, x.rows(), true);
+        const auto [loss, correct] = train_step(team, x, y, nullptr, 0, x.rows(), true);
+        return {loss / double(x.rows()), double(correct) / double(x.rows())};
+    }
+
     /// The mean loss over all of `x` as one batch, and its gradient into `gradients()`;
     /// weights are not changed. For gradient checks and custom training loops.
     /// \throws as `fit`.
     S loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
         require_compiled("loss_and_gradient");
         check_xy("loss_and_gradient", x, y);
-        detail::Team team(1);
+        detail::Team& team = training_team(1);
         train_.resize(layers_, x.rows(), true);
-        std::vector<Index> order;
-        identity(order, x.rows());
-        return S(train_step(team, x, y, order.data(), x.rows(), false).first / double(x.rows()));
+        return S(train_step(team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
     }
 
 private:
@@ -296,8 +325,11 @@ private:
         // Allocates only when the batch grows or the layers change.
         void resize(const std::vector<std::unique_ptr<Layer<S>>>& layers, Index rows, bool training = false) {
             const std::size_t count = layers.size() + 1;
-            if (rows <= capacity && acts.size() == count && (!training || deltas.size() == count)) return;
-            capacity = acts.size() == count ? std::max(rows, capacity) : rows;
+            bool same = acts.size() == count && (!training || deltas.size() == count);
+            for (std::size_t i = 0; same && i < count; ++i)
+                same = acts[i].cols() == (i == 0 ? layers[0]->input_dim() : layers[i - 1]->output_dim());
+            if (rows <= capacity && same) return;
+            capacity = same ? std::max(rows, capacity) : rows;
             acts.resize(count);
             for (std::size_t i = 0; i < count; ++i) {
                 const Index width = i == 0 ? layers[0]->input_dim() : layers[i - 1]->output_dim();
@@ -324,12 +356,13 @@ private:
         }
     }
 
-    // One batch of `rows` samples, x.row(order[r]) for r < rows. Phase 1, split by rows:
+    // One batch of `rows` samples, x.row(order[r]) for r < rows (x.row(start + r) without an
+    // order). Phase 1, split by rows:
     // gather, forward, loss, and the input gradients down to layer 1. Phase 2, split by
     // parameters: each layer's weight gradient and, when `update`, the optimizer step.
     // Returns the batch's summed loss and its number of correct predictions.
     std::pair<double, Index> train_step(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y,
-                                        const Index* order, Index rows, bool update) {
+                                        const Index* order, Index start, Index rows, bool update) {
         const int threads = team.size();
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
@@ -341,8 +374,9 @@ private:
             const Index r0 = span.begin, len = span.size();
             if (len > 0) {
                 for (Index r = r0; r < span.end; ++r) {
-                    ws.acts[0].row(r) = x.row(order[r]);
-                    ws.target.row(r) = y.row(order[r]);
+                    const Index from = order ? order[r] : start + r;
+                    ws.acts[0].row(r) = x.row(from);
+                    ws.target.row(r) = y.row(from);
                 }
                 for (Index i = 0; i < head; ++i)
                     layers_[std::size_t(i)]->forward(ws.acts[std::size_t(i)].middleRows(r0, len),
@@ -398,7 +432,7 @@ private:
         std::vector<Index> hits(std::size_t(team.size()), 0);
         team.run([&](int t) {
             const auto span = detail::split(x.rows(), t, team.size());
-            Workspace ws;
+            Workspace& ws = thread_workspace();
             for (Index start = span.begin; start < span.end; start += batch_size) {
                 const Index rows = std::min(batch_size, span.end - start);
                 ws.resize(layers_, rows);
@@ -415,6 +449,19 @@ private:
             correct += hits[t];
         }
         return {loss / double(x.rows()), double(correct) / double(x.rows())};
+    }
+
+    // The model's own team for training, kept between calls (thread starts are not free).
+    detail::Team& training_team(int threads) {
+        if (!team_ || team_->size() != threads) team_ = std::make_unique<detail::Team>(threads);
+        return *team_;
+    }
+
+    // Inference buffers of the calling thread, shared by every model of this scalar type:
+    // concurrent predictions use different buffers, and a thread reuses its own.
+    static Workspace& thread_workspace() {
+        static thread_local Workspace ws;
+        return ws;
     }
 
     // Lays the parameters of every layer end to end in new flat buffers, keeping the
@@ -482,7 +529,8 @@ private:
                                         std::to_string(batch_size));
     }
 
-    static std::string shape(ConstMatrixRef<S> m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
+    template <class M>
+    static std::string shape(const M& m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
 
     static std::string grouped(Index v) {
         std::string digits = std::to_string(v), out;
@@ -491,11 +539,6 @@ private:
             out += digits[i];
         }
         return out;
-    }
-
-    static void identity(std::vector<Index>& order, Index n) {
-        order.resize(std::size_t(n));
-        for (Index i = 0; i < n; ++i) order[std::size_t(i)] = i;
     }
 
     // `requested` threads, or the number of cores, but at least one row-block of work each.
@@ -515,6 +558,7 @@ private:
     bool fused_softmax_ = false;
     bool compiled_ = false;
     Workspace train_;
+    std::unique_ptr<detail::Team> team_;
     std::vector<double> partial_loss_;
     std::vector<Index> partial_correct_;
 };

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+// lamina tests: the training step and single-sample prediction allocate nothing after warming up.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+
+#include <lamina/lamina.hpp>
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+}  // namespace
+
+// Every heap allocation of the test program passes here (operator new and Eigen both end in
+// malloc); only those made while `counting` is on are counted. glibc's own entry points do
+// the work.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+
+static void count_one() {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+}
+void* malloc(std::size_t size) {
+    count_one();
+    return __libc_malloc(size);
+}
+void* calloc(std::size_t n, std::size_t size) {
+    count_one();
+    return __libc_calloc(n, size);
+}
+void* realloc(void* p, std::size_t size) {
+    count_one();
+    return __libc_realloc(p, size);
+}
+void* aligned_alloc(std::size_t alignment, std::size_t size) {
+    count_one();
+    return __libc_memalign(alignment, size);
+}
+int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
+    count_one();
+    *out = __libc_memalign(alignment, size);
+    return *out ? 0 : 12;  // ENOMEM
+}
+}
+
+namespace {
+
+// Allocations made by `f`, from every thread.
+template <class F>
+long allocations_in(F&& f) {
+    allocations = 0;
+    counting = true;
+    f();
+    counting = false;
+    return allocations.load();
+}
+
+lamina::Sequential<float> seed_like() {
+    lamina::Sequential<float> model{lamina::Dense(100, {.input_dim = 784}), lamina::Activation("sigmoid"),
+                                    lamina::Dense(10), lamina::Activation("softmax")};
+    model.initialize(1);
+    return model;
+}
+
+}  // namespace
+
+TEST_CASE("The training step allocates nothing after the first batch", "[allocation]") {
+    const lamina::Matrix<float> x = lamina::Matrix<float>::Random(100, 784).cwiseAbs() * 255;
+    lamina::Matrix<float> y = lamina::Matrix<float>::Zero(100, 10);
+    for (int i = 0; i < 100; ++i) y(i, i % 10) = 1;
+    for (int threads : {1, 2}) {
+        for (const bool momentum : {false, true}) {
+            INFO("threads " << threads << ", momentum " << momentum);
+            auto model = seed_like();
+            model.compile(lamina::loss::categorical_crossentropy,
+                          lamina::SGD{.momentum = momentum ? 0.9 : 0.0, .nesterov = momentum});
+            model.train_on_batch(x, y, threads);  // the first batch sizes every buffer
+            CHECK(allocations_in([&] {
+                      for (int step = 0; step < 20; ++step) model.train_on_batch(x, y, threads);
+                      // A smaller last batch reuses the same buffers.
+                      model.train_on_batch(x.topRows(37), y.topRows(37), threads);
+                  }) == 0);
+        }
+    }
+}
+
+TEST_CASE("Single-sample predict into a buffer allocates nothing after the first call", "[allocation]") {
+    auto model = seed_like();
+    const lamina::Matrix<float> x = lamina::Matrix<float>::Random(3, 784);
+    lamina::Matrix<float> out(1, 10);
+    model.predict(x.topRows(1), out);
+    CHECK(allocations_in([&] {
+              for (int i = 0; i < 3; ++i) model.predict(x.middleRows(i, 1), out);
+          }) == 0);
+    CHECK(out.sum() == Approx(1.0f));
+}
+
+TEST_CASE("The allocation counter sees allocations", "[allocation]") {
+    // Guards the tests above against a hook that counts nothing.
+    CHECK(allocations_in([] { lamina::Matrix<float> m(10, 10); m.setZero(); }) >= 1);
+}
