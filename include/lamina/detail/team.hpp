@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -24,13 +25,18 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// Waits until `word` differs from `old`: spins a little (a batch of a small network takes
-/// well under a millisecond, so the next one is usually near), then sleeps on the word.
+/// Waits until `word` differs from `old`: spins for up to a millisecond (a batch of a small
+/// network takes well under that, and waking a sleeping thread costs tens of microseconds,
+/// more in a virtual machine), then sleeps on the word.
 template <class T>
 void await_change(const std::atomic<T>& word, T old) noexcept {
-    for (int i = 0; i < 4096; ++i) {
-        if (word.load(std::memory_order_acquire) != old) return;
-        cpu_relax();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+    for (;;) {
+        for (int i = 0; i < 64; ++i) {
+            if (word.load(std::memory_order_acquire) != old) return;
+            cpu_relax();
+        }
+        if (std::chrono::steady_clock::now() > deadline) break;
     }
     while (word.load(std::memory_order_acquire) == old) word.wait(old, std::memory_order_acquire);
 }

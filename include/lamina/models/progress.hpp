@@ -115,9 +115,12 @@ private:
     [[nodiscard]] std::string bar(Index step) const {
         constexpr Index width = 30;
         const Index filled = steps_ > 0 ? width * step / steps_ : width;
-        std::string b = "[" + std::string(std::size_t(filled), '=');
-        if (filled < width) b += '>' + std::string(std::size_t(width - filled - 1), '.');
-        return b + "]";
+        std::string b(std::size_t(width + 2), '.');
+        b.front() = '[';
+        b.back() = ']';
+        for (Index i = 0; i < filled; ++i) b[std::size_t(i + 1)] = '=';
+        if (filled < width) b[std::size_t(filled + 1)] = '>';
+        return b;
     }
     [[nodiscard]] std::string metrics(double loss, double accuracy) const {
         std::string m = " - loss: " + fixed4(loss);
