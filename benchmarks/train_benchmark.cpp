@@ -206,14 +206,19 @@ void time_inference(const M& x_test, int threads) {
 int main(int argc, char** argv) {
     int epochs = 5;
     bool with_naive = true;
+    int only_threads = 0;     // 0: 1 and 2
+    std::string only_input;   // empty: raw and scaled
     std::string dir = mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist").string();
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--epochs" && i + 1 < argc) epochs = std::max(1, std::atoi(argv[++i]));
         else if (a == "--data" && i + 1 < argc) dir = argv[++i];
         else if (a == "--no-naive") with_naive = false;
+        else if (a == "--only-threads" && i + 1 < argc) only_threads = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--only-input" && i + 1 < argc) only_input = argv[++i];
         else {
-            std::printf("usage: train_benchmark [--epochs N (timed, default 5)] [--data DIR] [--no-naive]\n");
+            std::printf("usage: train_benchmark [--epochs N (timed, default 5)] [--data DIR] [--no-naive]\n"
+                        "                       [--only-threads N] [--only-input raw|scaled]\n");
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -255,12 +260,15 @@ int main(int argc, char** argv) {
     std::printf("one epoch = %.2f GFLOP of dense products (lamina skips zero inputs, so it executes fewer)\n\n",
                 flops / 1e9);
 
+    std::vector<int> thread_counts{1, 2};
+    if (only_threads > 0) thread_counts = {only_threads};
     std::vector<Row> rows;
     for (const char* input : {"raw 0-255", "scaled 0-1"}) {
+        if (!only_input.empty() && only_input[0] != input[0]) continue;
         const M& x = input[0] == 'r' ? x_raw : x_scaled;
-        for (int threads : {1, 2}) rows.push_back(time_lamina(x, y, input, threads, epochs));
+        for (int threads : thread_counts) rows.push_back(time_lamina(x, y, input, threads, epochs));
         if (with_naive)
-            for (int threads : {1, 2}) rows.push_back(time_naive(x, y, input, threads, epochs));
+            for (int threads : thread_counts) rows.push_back(time_naive(x, y, input, threads, epochs));
     }
 
     std::printf("| system | input | threads | s/epoch (median) | samples/s | GFLOP/s | %% of FMA peak | vs naive |\n");
@@ -279,6 +287,6 @@ int main(int argc, char** argv) {
                     peak > 0 ? 100 * gflops / peak : 0.0, ratio);
     }
     std::printf("\n| inference | time | rate |\n|---|---|---|\n");
-    for (int threads : {1, 2}) time_inference(x_test_raw, threads);
+    for (int threads : thread_counts) time_inference(x_test_raw, threads);
     return 0;
 }

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include <lamina/core/types.hpp>
 
@@ -106,6 +109,17 @@ inline void kernel_rows(int nv, bool full, const int* idx, int count, const floa
 #undef LAMINA_KERNEL_CASE
 }
 
+// For each 8-bit mask, the positions of its set bits, in order (the rest 0).
+inline constexpr auto set_bit_positions = [] {
+    std::array<std::array<std::uint8_t, 8>, 256> table{};
+    for (unsigned m = 0; m < 256; ++m) {
+        int n = 0;
+        for (std::uint8_t b = 0; b < 8; ++b)
+            if (m & (1u << b)) table[m][std::size_t(n++)] = b;
+    }
+    return table;
+}();
+
 // The depths p in [p0, p0 + kc) where some of the rows A(0..rows-1, p) is non-zero.
 inline int nonzero_depths(const float* a, Index a_rs, Index a_cs, int rows, Index p0, Index kc, int* idx) {
     int count = 0;
@@ -116,8 +130,13 @@ inline int nonzero_depths(const float* a, Index a_rs, Index a_cs, int rows, Inde
             __m256 any = _mm256_setzero_ps();
             for (int r = 0; r < rows; ++r)
                 any = _mm256_or_ps(any, _mm256_cmp_ps(_mm256_loadu_ps(a + r * a_rs + p), _mm256_setzero_ps(), _CMP_NEQ_UQ));
-            for (unsigned bits = unsigned(_mm256_movemask_ps(any)); bits != 0; bits &= bits - 1)
-                idx[count++] = int(p) + __builtin_ctz(bits);
+            // Left-pack without branches: the set bits' positions come from a table, all 8
+            // are stored and the count advances by the number that are real.
+            const auto bits = unsigned(_mm256_movemask_ps(any));
+            const __m128i positions = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(set_bit_positions[bits].data()));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + count),
+                                _mm256_add_epi32(_mm256_cvtepu8_epi32(positions), _mm256_set1_epi32(int(p))));
+            count += __builtin_popcount(bits);
         }
     }
     for (; p < p0 + kc; ++p) {
@@ -167,15 +186,16 @@ struct NonzeroMap {
     }
 };
 
-// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias].
-inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                 const float* bias) {
+// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], MR rows at a time:
+// for dense A, where each B vector loaded serves MR rows.
+inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
+                         const float* bias) {
     const Index vectors = (n + 7) / 8;
     const Index panels = (vectors + NVMAX - 1) / NVMAX;
     const int tail = int(n - 8 * (vectors - 1));
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const __m256i all = _mm256_set1_epi32(-1);
-    int idx[KC];
+    int idx[KC + 8];  // + 8: the left-pack stores 8 at a time
     const bool use_map = A.rs == 1 && m <= NonzeroMap::max_rows;
     NonzeroMap map;
     Index p0 = 0;
@@ -207,6 +227,126 @@ inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, In
         }
         p0 += kc;
     } while (p0 < k);
+}
+
+// One row of C, all of its (up to 8 * NV1MAX) columns in registers: each non-zero A(0, p)
+// costs one broadcast and NV FMAs reading B straight from L1. Every zero of A is skipped,
+// not only depths where a whole block of rows is zero, so this is the path for sparse A.
+constexpr int NV1MAX = 14;
+
+template <int NV, bool Full>
+inline void kernel_row(const int* idx, int count, const float* a, Index a_cs, const float* b, Index ldb, float* c,
+                       bool first, const float* bias, __m256i mask) {
+    __m256 acc[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+        const bool last = !Full && v == NV - 1;
+        const float* from = first ? bias : c;
+        acc[v] = (first && !bias) ? _mm256_setzero_ps()
+                                  : (last ? _mm256_maskload_ps(from + 8 * v, mask) : _mm256_loadu_ps(from + 8 * v));
+    }
+    for (int q = 0; q < count; ++q) {
+        const Index p = idx[q];
+        const __m256 av = _mm256_broadcast_ss(a + p * a_cs);
+        const float* bp = b + p * ldb;
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) {
+            const bool last = !Full && v == NV - 1;
+            acc[v] = _mm256_fmadd_ps(av, last ? _mm256_maskload_ps(bp + 8 * v, mask) : _mm256_loadu_ps(bp + 8 * v),
+                                     acc[v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+        if (!Full && v == NV - 1) _mm256_maskstore_ps(c + 8 * v, mask, acc[v]);
+        else _mm256_storeu_ps(c + 8 * v, acc[v]);
+    }
+}
+
+using RowKernel = void (*)(const int*, int, const float*, Index, const float*, Index, float*, bool, const float*,
+                           __m256i);
+
+template <int... NV>
+constexpr RowKernel row_kernel(int nv, bool full, std::integer_sequence<int, NV...>) {
+    RowKernel chosen = nullptr;
+    ((nv == NV + 1 ? (chosen = full ? &kernel_row<NV + 1, true> : &kernel_row<NV + 1, false>) : chosen), ...);
+    return chosen;
+}
+
+// C = A B [+ bias] one row at a time over the non-zero depths of each row. n <= 8 * NV1MAX.
+inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
+                        const float* bias) {
+    const int nv = int((n + 7) / 8);
+    const int tail = int(n - 8 * (nv - 1));
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const RowKernel kernel = row_kernel(nv, tail == 8, std::make_integer_sequence<int, NV1MAX>{});
+    int idx[KC + 8];  // + 8: the left-pack stores 8 at a time
+    if (A.cs == 1) {
+        // Rows of A contiguous (a forward product): depth chunks outer so the chunk of B stays
+        // in L1 while every row of C visits it.
+        for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
+            const Index kc = std::min(KC, k - p0);
+            for (Index i = 0; i < m; ++i) {
+                const int count = nonzero_depths(A.data + i * A.rs, A.rs, 1, 1, p0, kc, idx);
+                kernel(idx, count, A.data + i * A.rs, 1, B, ldb, C + i * ldc, p0 == 0, bias, mask);
+            }
+            if (k == 0) break;
+        }
+        return;
+    }
+    // A transposed (A(r, p) = a[r * rs + p * cs] with rs == 1: a weight gradient x^T dy):
+    // for each chunk of depths, the depth list of every row comes from one pass over the
+    // chunk's depths, each a contiguous run of rows.
+    thread_local std::vector<std::uint8_t> lists;  // row r's depths, as offsets into the chunk
+    thread_local std::vector<int> counts;
+    if (lists.size() < std::size_t(m) * KC) lists.resize(std::size_t(m) * KC);
+    if (counts.size() < std::size_t(m)) counts.resize(std::size_t(m));
+    for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
+        const Index kc = std::min(KC, k - p0);
+        std::fill(counts.begin(), counts.begin() + m, 0);
+        for (Index p = p0; p < p0 + kc; ++p) {
+            const float* col = A.data + p * A.cs;
+            Index r = 0;
+            for (; r + 8 <= m; r += 8) {
+                const auto bits = unsigned(
+                    _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(col + r), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
+                if (bits == 0) continue;
+                // All 8 rows without branches: each stores p, and keeps it when its bit is set.
+                for (unsigned b = 0; b < 8; ++b) {
+                    const auto row = std::size_t(r) + b;
+                    lists[row * KC + std::size_t(counts[row])] = std::uint8_t(p - p0);
+                    counts[row] += int((bits >> b) & 1u);
+                }
+            }
+            for (; r < m; ++r)
+                if (col[r] != 0.0f) lists[std::size_t(r) * KC + std::size_t(counts[std::size_t(r)]++)] = std::uint8_t(p - p0);
+        }
+        for (Index i = 0; i < m; ++i) {
+            const int count = counts[std::size_t(i)];
+            const std::uint8_t* offsets = lists.data() + std::size_t(i) * KC;
+            for (int q = 0; q < count; ++q) idx[q] = int(p0) + offsets[q];
+            kernel(idx, count, A.data + i, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
+        }
+        if (k == 0) break;
+    }
+}
+
+// Whether A has few enough non-zeros for the row-at-a-time path: sampled on up to 8 of its
+// rows (or depths, when transposed).
+inline bool mostly_zero(Index m, Index k, Strided<float> A) {
+    Index zeros = 0, seen = 0;
+    for (Index i = 0; i < std::min<Index>(m, 8); ++i)
+        for (Index p = 0; p < k; ++p, ++seen) zeros += A.data[i * A.rs + p * A.cs] == 0.0f;
+    return seen > 0 && zeros * 2 > seen;
+}
+
+// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias].
+inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
+                 const float* bias) {
+    if (n >= 32 && n <= 8 * NV1MAX && (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A))
+        gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias);
+    else
+        gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
 }
 
 }  // namespace gemm_avx2

@@ -122,6 +122,18 @@ private:
     std::atomic<bool> stop_{false};
 };
 
+/// Asks the cache for the `n` scalars at `p` (a hint; it changes no result).
+template <class T>
+inline void prefetch_row(const T* p, Index n) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    const auto* bytes = reinterpret_cast<const char*>(p);
+    for (Index i = 0; i < Index(sizeof(T)) * n; i += 64) __builtin_prefetch(bytes + i, 0, 2);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /// [begin, end) of part `part` of `parts` equal splits of `n`.
 struct Span {
     Index begin, end;

@@ -209,7 +209,9 @@ public:
             Index correct = 0;
             for (Index step = 0; step < steps; ++step) {
                 const Index start = step * batch, rows = std::min(batch, n - start);
-                const auto [l, c] = train_step(team, x, y, sequence ? sequence + start : nullptr, start, rows, true);
+                const Index next = std::min(batch, n - start - rows);  // the following batch, prefetched
+                const auto [l, c] = train_step(team, x, y, sequence ? sequence + start : nullptr, start, rows, true,
+                                               next);
                 loss_sum += l;
                 correct += c;
                 progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
@@ -361,8 +363,10 @@ private:
     // gather, forward, loss, and the input gradients down to layer 1. Phase 2, split by
     // parameters: each layer's weight gradient and, when `update`, the optimizer step.
     // Returns the batch's summed loss and its number of correct predictions.
+    // While the weight gradients are computed, the next batch's `next` samples (after these
+    // `rows`) are prefetched: the gather then reads the cache, not memory.
     std::pair<double, Index> train_step(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y,
-                                        const Index* order, Index start, Index rows, bool update) {
+                                        const Index* order, Index start, Index rows, bool update, Index next = 0) {
         const int threads = team.size();
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
@@ -392,6 +396,9 @@ private:
                                                       ws.deltas[std::size_t(i)].middleRows(r0, len));
             }
             team.barrier();
+            const auto ahead = detail::split(next, t, threads);
+            for (Index r = rows + ahead.begin; r < rows + ahead.end; ++r)
+                detail::prefetch_row(x.row(order ? order[r] : start + r).data(), x.cols());
             for (Index i = 0; i < head; ++i) {
                 auto& layer = *layers_[std::size_t(i)];
                 if (layer.parameter_count() == 0) continue;

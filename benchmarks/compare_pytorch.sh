@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# lamina benchmark: the seed recipe in lamina and in PyTorch, back to back, at equal threads.
+# Needs Debian's python3-torch; OpenBLAS's OpenMP build (libopenblas0-openmp) gives PyTorch
+# its fast kernels, picked for this CPU through OPENBLAS_CORETYPE.
+# Usage: benchmarks/compare_pytorch.sh [threads ...]   (default: 1 2)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python=/usr/bin/python3  # Debian's python, where python3-torch lives
+if ! "$python" -c "import torch" 2>/dev/null; then
+  echo "PyTorch is not installed: apt-get install python3-torch libopenblas0-openmp" >&2
+  exit 1
+fi
+"$root/data/fetch_mnist.sh" >/dev/null
+data="${LAMINA_MNIST_DIR:-$root/data/mnist}"
+build="${LAMINA_BUILD_DIR:-$root/build}"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" --target train_benchmark --parallel "$(nproc)" >/dev/null
+
+# OpenBLAS's best kernels for this CPU.
+if grep -qw avx512f /proc/cpuinfo; then coretype=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then coretype=Haswell; else coretype=""; fi
+blas="$("$python" -c 'import torch; print(torch.__config__.show())' | grep -o 'BLAS_INFO=[a-z]*' || true)"
+echo "PyTorch $("$python" -c 'import torch; print(torch.__version__)'), ${blas:-BLAS unknown}, OPENBLAS_CORETYPE=${coretype:-default}"
+echo
+echo "| input | threads | lamina s/epoch | PyTorch s/epoch | PyTorch / lamina |"
+echo "|---|---|---|---|---|"
+threads_list=("$@")
+[ ${#threads_list[@]} -gt 0 ] || threads_list=(1 2)
+for threads in "${threads_list[@]}"; do
+  for input in raw scaled; do
+    flag=""; [ "$input" = scaled ] && flag="--scale"
+    lamina=$("$build/benchmarks/train_benchmark" --no-naive --only-threads "$threads" --only-input "$input" \
+             | awk -F'|' '/^\| lamina/ {gsub(/ /, "", $5); print $5}')
+    torch=$(OPENBLAS_CORETYPE=$coretype OMP_NUM_THREADS=$threads "$python" "$root/benchmarks/pytorch_seed.py" \
+             --data "$data" --threads "$threads" $flag | awk '{print $4}')
+    ratio=$(awk -v a="$torch" -v b="$lamina" 'BEGIN { printf "%.1fx", a / b }')
+    echo "| $input | $threads | $lamina | $torch | $ratio |"
+  done
+done
