@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include <lamina/lamina.hpp>
@@ -222,7 +223,7 @@ TEST_CASE("A moved model keeps its weights and still predicts", "[sequential]") 
 TEST_CASE("Shape mismatches name the layer and the expected and found shapes", "[sequential][errors]") {
     auto model = seed_network();
     model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
-    const MF x = MF::Zero(5, 784), y = MF::Zero(5, 10);
+    const MF x = MF::Zero(5, 784), y = lamina::to_categorical(std::vector<int>{0, 1, 2, 3, 4}, 10);
     CHECK_THROWS_AS(model.fit(MF::Zero(5, 783), y), lamina::shape_error);
     CHECK_THROWS_WITH(model.fit(MF::Zero(5, 783), y, {.verbose = 0}),
                       Catch::Contains("x is 5x783") && Catch::Contains("layer 0 (Dense 'dense')") &&
@@ -238,7 +239,7 @@ TEST_CASE("Shape mismatches name the layer and the expected and found shapes", "
 
 TEST_CASE("Bad arguments are rejected with clear errors", "[sequential][errors]") {
     auto model = seed_network();
-    const MF x = MF::Zero(5, 784), y = MF::Zero(5, 10);
+    const MF x = MF::Zero(5, 784), y = lamina::to_categorical(std::vector<int>{0, 1, 2, 3, 4}, 10);
     CHECK_THROWS_WITH(model.fit(x, y), Catch::Contains("not compiled"));
     CHECK_THROWS_WITH(model.evaluate(x, y), Catch::Contains("not compiled"));
     model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
@@ -311,4 +312,99 @@ TEST_CASE("Progress draws a live bar on a terminal", "[progress]") {
     CHECK_THAT(text, Catch::Contains("Epoch 1/1\n") && Catch::Contains("4/4 [==============================]") &&
                          Catch::Contains("\r"));
     CHECK(text.find("accuracy") == std::string::npos);
+}
+
+TEST_CASE("Divergence stops fit with the epoch and batch and keeps the last finite weights", "[sequential][divergence]") {
+    MF x, y;
+    xor_data(64, 2, x, y);
+    x *= 1e3f;
+    for (const bool momentum : {false, true}) {
+        INFO("momentum " << momentum);
+        lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("relu"),
+                                        lamina::Dense(2), lamina::Activation("softmax")};
+        model.initialize(4);
+        model.compile(lamina::loss::categorical_crossentropy,
+                      lamina::SGD{.learning_rate = 1e38, .momentum = momentum ? 0.5 : 0.0});
+        const lamina::Vector<float> initial = model.parameters();
+        try {
+            model.fit(x, y, {.batch_size = 8, .epochs = 5, .verbose = 0, .seed = 1});
+            FAIL("fit did not stop");
+        } catch (const lamina::training_error& e) {
+            // The first step overflows: lr * gradient is beyond the largest float.
+            CHECK_THAT(e.what(), Catch::Contains("a weight became NaN or infinite at epoch 1, batch 1 of 8") &&
+                                     Catch::Contains("before that batch"));
+        }
+        CHECK(model.parameters() == initial);
+        // Nothing is lost: with a sane learning rate training goes on from there.
+        model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 1e-6});
+        const auto h = model.fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0});
+        CHECK(std::isfinite(h.loss.back()));
+        CHECK(model.parameters().allFinite());
+    }
+}
+
+TEST_CASE("The weights kept after divergence are those from before the failing batch", "[sequential][divergence]") {
+    // One batch per epoch: the epoch that fails leaves the weights of the end of the last one.
+    MF x, y;
+    xor_data(16, 5, x, y);
+    x *= 1e3f;
+    const auto make = [] {
+        lamina::Sequential<float> m{lamina::Dense(4, {.input_dim = 2}), lamina::Activation("relu"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
+        m.initialize(6);
+        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 1e12});
+        return m;
+    };
+    auto failing = make();
+    Index completed = 0;
+    for (; completed < 10; ++completed) {
+        try {
+            failing.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0, .shuffle = false, .threads = 1});
+        } catch (const lamina::training_error&) {
+            break;
+        }
+    }
+    INFO("epochs completed before divergence: " << completed);
+    REQUIRE(completed >= 1);
+    REQUIRE(completed < 10);
+    auto replay = make();
+    for (Index e = 0; e < completed; ++e)
+        replay.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0, .shuffle = false, .threads = 1});
+    CHECK(failing.parameters() == replay.parameters());
+}
+
+TEST_CASE("terminate_on_nan = false trains on whatever the values", "[sequential][divergence]") {
+    MF x, y;
+    xor_data(64, 2, x, y);
+    x *= 1e3f;
+    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("relu"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
+    model.initialize(4);
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 1e36});
+    const auto h = model.fit(x, y, {.batch_size = 8, .epochs = 3, .verbose = 0, .terminate_on_nan = false});
+    CHECK(h.loss.size() == 3);
+    CHECK_FALSE(model.parameters().allFinite());
+}
+
+TEST_CASE("NaN or infinite inputs and non-one-hot targets are rejected with their position", "[sequential][errors]") {
+    auto model = seed_network();
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+    MF x = MF::Zero(3, 784);
+    const MF y = lamina::to_categorical(std::vector<int>{0, 1, 2}, 10);
+    x(2, 17) = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_WITH(model.fit(x, y, {.verbose = 0}), Catch::Contains("x has NaN at row 2, column 17"));
+    CHECK_THROWS_WITH(model.evaluate(x, y), Catch::Contains("evaluate") && Catch::Contains("row 2, column 17"));
+    CHECK_THROWS_WITH(model.predict(x), Catch::Contains("predict") && Catch::Contains("row 2, column 17"));
+    x(2, 17) = 0;
+    x(1, 3) = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_WITH(model.predict(x), Catch::Contains("an infinity at row 1, column 3"));
+    x(1, 3) = 0;
+    MF bad = y;
+    bad(1, 1) = 0;
+    CHECK_THROWS_WITH(model.fit(x, bad, {.verbose = 0}), Catch::Contains("y row 1 is not one-hot"));
+    bad(1, 1) = 2;
+    CHECK_THROWS_WITH(model.evaluate(x, bad), Catch::Contains("y row 1 is not one-hot"));
+    CHECK_THROWS_WITH(model.fit(x, y, {.verbose = 0, .validation_data = {x, bad}}),
+                      Catch::Contains("validation_data") && Catch::Contains("y row 1"));
+    CHECK_NOTHROW(model.evaluate(x, y));
 }

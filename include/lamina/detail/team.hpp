@@ -25,18 +25,23 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// Waits until `word` differs from `old`: spins for up to a millisecond (a batch of a small
-/// network takes well under that, and waking a sleeping thread costs tens of microseconds,
-/// more in a virtual machine), then sleeps on the word.
+/// Waits until `word` differs from `old`: spins briefly, then yields the processor between
+/// checks for up to a millisecond (a batch of a small network takes well under that, and
+/// waking a sleeping thread costs tens of microseconds, more in a virtual machine; yielding
+/// keeps a busy machine's other work going), then sleeps on the word.
 template <class T>
 void await_change(const std::atomic<T>& word, T old) noexcept {
+    for (int i = 0; i < 256; ++i) {
+        if (word.load(std::memory_order_acquire) != old) return;
+        cpu_relax();
+    }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
-    for (;;) {
-        for (int i = 0; i < 64; ++i) {
+    while (std::chrono::steady_clock::now() < deadline) {
+        for (int i = 0; i < 16; ++i) {
             if (word.load(std::memory_order_acquire) != old) return;
             cpu_relax();
         }
-        if (std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::yield();
     }
     while (word.load(std::memory_order_acquire) == old) word.wait(old, std::memory_order_acquire);
 }
@@ -133,6 +138,21 @@ inline void prefetch_row(const T* p, Index n) noexcept {
     (void)n;
 #endif
 }
+
+/// A flag that several threads may raise at once; moving its owner does not move it (a moved
+/// model starts with the flag down, as nothing runs during a move).
+class MovableFlag {
+public:
+    MovableFlag() = default;
+    MovableFlag(MovableFlag&&) noexcept {}
+    MovableFlag& operator=(MovableFlag&&) noexcept { return *this; }
+    void set() noexcept { flag_.store(true, std::memory_order_relaxed); }
+    void clear() noexcept { flag_.store(false, std::memory_order_relaxed); }
+    [[nodiscard]] bool get() const noexcept { return flag_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<bool> flag_{false};
+};
 
 /// [begin, end) of part `part` of `parts` equal splits of `n`.
 struct Span {

@@ -41,6 +41,10 @@ struct FitOptions {
     /// Threads that split every batch; 0 picks the number of cores. Results are bit-identical
     /// for a given seed and thread count.
     int threads = 0;
+    /// Stop with a `training_error` as soon as the loss or a weight becomes NaN or infinite,
+    /// keeping the weights of before that batch (as Keras's TerminateOnNaN callback, but
+    /// nothing is lost). Off: training goes on whatever the values.
+    bool terminate_on_nan = true;
 };
 
 /// Options of `Sequential::evaluate` and `Sequential::predict`.

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -182,8 +184,12 @@ public:
                                         std::to_string(options.batch_size));
         if (options.epochs < 0)
             throw std::invalid_argument("Sequential.fit: epochs must be >= 0, found " + std::to_string(options.epochs));
+        check_values("fit", x, y);
         const auto& val = options.validation_data;
-        if (val) check_xy("fit (validation_data)", *val.x, *val.y);
+        if (val) {
+            check_xy("fit (validation_data)", *val.x, *val.y);
+            check_values("fit (validation_data)", *val.x, *val.y);
+        }
 
         History history;
         if (options.epochs == 0) return history;
@@ -197,6 +203,11 @@ public:
         Random own_rng(options.seed.value_or(0));
         Random& shuffle_rng = options.seed ? own_rng : rng_;
         std::vector<Index> order;  // empty: the samples in their order
+        guard_ = options.terminate_on_nan;
+        if (guard_) {
+            backup_.resize(params_.size());
+            if (auto* slots = optimizer_->slots()) slots_backup_.resize(slots->size());
+        }
 
         Progress progress(options.verbose, options.epochs, steps, !metrics_.empty());
         const auto fit_start = std::chrono::steady_clock::now();
@@ -212,6 +223,7 @@ public:
                 const Index next = std::min(batch, n - start - rows);  // the following batch, prefetched
                 const auto [l, c] = train_step(team, x, y, sequence ? sequence + start : nullptr, start, rows, true,
                                                next);
+                if (guard_ && (!std::isfinite(l) || diverged_.get())) restore_and_throw(epoch, step, steps, l);
                 loss_sum += l;
                 correct += c;
                 progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
@@ -239,6 +251,7 @@ public:
     [[nodiscard]] Score evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const {
         require_compiled("evaluate");
         check_xy("evaluate", x, y);
+        check_values("evaluate", x, y);
         check_batch_size("evaluate", options.batch_size);
         detail::FlushSubnormals flush;
         detail::Team team(thread_count(options.threads, x.rows() / 64));
@@ -260,6 +273,7 @@ public:
     /// \throws shape_error for x or out of the wrong shape; std::invalid_argument for no samples.
     void predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options = {}) const {
         check_x("predict", x);
+        check_finite("predict", "x", x);
         check_batch_size("predict", options.batch_size);
         if (out.rows() != x.rows() || out.cols() != output_dim())
             throw shape_error("Sequential.predict: out is " + shape(out) + ", expected " + std::to_string(x.rows()) +
@@ -298,9 +312,11 @@ public:
     Score train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads = 0) {
         require_compiled("train_on_batch");
         check_xy("train_on_batch", x, y);
+        check_values("train_on_batch", x, y);
         detail::FlushSubnormals flush;
         detail::Team& team = training_team(thread_count(threads, x.rows()));
         train_.resize(layers_, x.rows(), true);
+        guard_ = false;
         const auto [loss, correct] = train_step(team, x, y, nullptr, 0, x.rows(), true);
         return {loss / double(x.rows()), double(correct) / double(x.rows())};
     }
@@ -313,6 +329,7 @@ public:
         check_xy("loss_and_gradient", x, y);
         detail::Team& team = training_team(1);
         train_.resize(layers_, x.rows(), true);
+        guard_ = false;
         return S(train_step(team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
     }
 
@@ -370,6 +387,7 @@ private:
         const int threads = team.size();
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
+        diverged_.clear();
         partial_loss_.assign(std::size_t(threads), 0.0);
         partial_correct_.assign(std::size_t(threads), 0);
         if (update) optimizer_->begin_step();
@@ -404,9 +422,13 @@ private:
                 if (layer.parameter_count() == 0) continue;
                 const auto range = layer.gradient(ws.acts[std::size_t(i)].topRows(rows),
                                                   ws.deltas[std::size_t(i + 1)].topRows(rows), t, threads);
-                if (update && range.size > 0)
-                    optimizer_->update(params_.data(), grads_.data(), offsets_[std::size_t(i)] + range.offset,
-                                       range.size);
+                if (update && range.size > 0) {
+                    const Index offset = offsets_[std::size_t(i)] + range.offset;
+                    if (guard_) backup(offset, range.size);
+                    optimizer_->update(params_.data(), grads_.data(), offset, range.size);
+                    if (guard_ && !params_.segment(offset, range.size).allFinite())
+                        diverged_.set();
+                }
             }
         });
         double loss = 0;
@@ -456,6 +478,25 @@ private:
             correct += hits[t];
         }
         return {loss / double(x.rows()), double(correct) / double(x.rows())};
+    }
+
+    // Saves the weights (and optimizer slots) of [offset, offset + size) before a guarded step.
+    void backup(Index offset, Index size) {
+        backup_.segment(offset, size) = params_.segment(offset, size);
+        if (auto* slots = optimizer_->slots()) slots_backup_.segment(offset, size) = slots->segment(offset, size);
+    }
+
+    // A guarded step diverged: puts back the weights of before it and reports where.
+    [[noreturn]] void restore_and_throw(Index epoch, Index step, Index steps, double loss) {
+        params_ = backup_;
+        if (auto* slots = optimizer_->slots()) *slots = slots_backup_;
+        const std::string what = std::isfinite(loss) ? "a weight became NaN or infinite"
+                                 : std::isnan(loss)     ? "the loss became NaN"
+                                                        : "the loss became infinite";
+        throw training_error("Sequential.fit: " + what + " at epoch " + std::to_string(epoch + 1) + ", batch " +
+                             std::to_string(step + 1) + " of " + std::to_string(steps) +
+                             "; the weights are those from before that batch. Lower the learning rate (or set "
+                             "terminate_on_nan = false to train on regardless).");
     }
 
     // The model's own team for training, kept between calls (thread starts are not free).
@@ -530,6 +571,31 @@ private:
                               " values per sample, i.e. (samples x " + std::to_string(output_dim()) + ")");
     }
 
+    // Rejects NaN and infinity in x or y, naming the first bad value; for categorical
+    // cross-entropy, also targets that are not one-hot (or at least a distribution).
+    void check_values(const char* fn, ConstMatrixRef<S> x, ConstMatrixRef<S> y) const {
+        check_finite(fn, "x", x);
+        check_finite(fn, "y", y);
+        if (!std::holds_alternative<loss::CategoricalCrossentropy>(loss_->kind())) return;
+        for (Index i = 0; i < y.rows(); ++i) {
+            const S sum = y.row(i).sum();
+            if ((y.row(i).array() < S(0)).any() || std::abs(sum - S(1)) > S(1e-3))
+                throw std::invalid_argument(std::string("Sequential.") + fn + ": y row " + std::to_string(i) +
+                                            " is not one-hot (its values sum to " + std::to_string(double(sum)) +
+                                            "); categorical_crossentropy needs one-hot targets, e.g. from to_categorical");
+        }
+    }
+
+    static void check_finite(const char* fn, const char* name, ConstMatrixRef<S> m) {
+        if (m.allFinite()) return;
+        for (Index i = 0; i < m.rows(); ++i)
+            for (Index j = 0; j < m.cols(); ++j)
+                if (!std::isfinite(m(i, j)))
+                    throw std::invalid_argument(std::string("Sequential.") + fn + ": " + name + " has " +
+                                                (std::isnan(m(i, j)) ? "NaN" : "an infinity") + " at row " +
+                                                std::to_string(i) + ", column " + std::to_string(j));
+    }
+
     static void check_batch_size(const char* fn, Index batch_size) {
         if (batch_size < 1)
             throw std::invalid_argument(std::string("Sequential.") + fn + ": batch_size must be >= 1, found " +
@@ -566,6 +632,9 @@ private:
     bool compiled_ = false;
     Workspace train_;
     std::unique_ptr<detail::Team> team_;
+    bool guard_ = false;                 // the running fit backs up and checks every step
+    detail::MovableFlag diverged_;       // a guarded step made a weight non-finite
+    Vector<S> backup_, slots_backup_;
     std::vector<double> partial_loss_;
     std::vector<Index> partial_correct_;
 };

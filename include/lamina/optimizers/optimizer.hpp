@@ -24,6 +24,10 @@ public:
     virtual void begin_step() = 0;
     /// Updates w[offset, offset + size) from g[offset, offset + size).
     virtual void update(S* w, const S* g, Index offset, Index size) = 0;
+    /// The per-parameter state that `update` changes (momentum), laid out as the parameters,
+    /// or null when there is none; the model saves and restores it with the weights when a
+    /// step diverges.
+    [[nodiscard]] virtual Vector<S>* slots() noexcept { return nullptr; }
     /// A one-line description, e.g. "SGD(learning_rate=0.01)".
     [[nodiscard]] virtual std::string config() const = 0;
 };

@@ -79,6 +79,7 @@ public:
         else
             w += v;
     }
+    [[nodiscard]] Vector<S>* slots() noexcept override { return velocity_.size() > 0 ? &velocity_ : nullptr; }
     [[nodiscard]] std::string config() const override {
         std::ostringstream s;
         s << "SGD(learning_rate=" << spec_.learning_rate << ", momentum=" << spec_.momentum
