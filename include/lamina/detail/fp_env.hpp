@@ -2,11 +2,26 @@
 // lamina: a scope in which subnormal floats are flushed to zero, restoring the caller's state after.
 #pragma once
 
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Core>
+
 #if defined(__SSE__) || defined(_M_X64)
 #include <xmmintrin.h>
 #endif
 
 namespace lamina::detail {
+
+/// Whether none of the `n` values at `p` is NaN or infinite, in one vectorisable pass
+/// (Eigen's allFinite stops at nothing but runs element by element).
+template <class S>
+[[nodiscard]] bool all_finite(const S* p, Eigen::Index n) noexcept {
+    constexpr S largest = std::numeric_limits<S>::max();
+    unsigned bad = 0;
+    for (Eigen::Index i = 0; i < n; ++i) bad |= unsigned(!(std::abs(p[i]) <= largest));  // NaN fails <=
+    return bad == 0;
+}
 
 /// While alive, the calling thread treats subnormal inputs as zero and flushes subnormal
 /// results to zero (x86 MXCSR DAZ and FTZ; AArch64 FPCR FZ). Saturated sigmoids make

@@ -426,7 +426,7 @@ private:
                     const Index offset = offsets_[std::size_t(i)] + range.offset;
                     if (guard_) backup(offset, range.size);
                     optimizer_->update(params_.data(), grads_.data(), offset, range.size);
-                    if (guard_ && !params_.segment(offset, range.size).allFinite())
+                    if (guard_ && !detail::all_finite(params_.data() + offset, range.size))
                         diverged_.set();
                 }
             }
@@ -587,7 +587,9 @@ private:
     }
 
     static void check_finite(const char* fn, const char* name, ConstMatrixRef<S> m) {
-        if (m.allFinite()) return;
+        bool finite = true;
+        for (Index i = 0; i < m.rows(); ++i) finite &= detail::all_finite(m.row(i).data(), m.cols());
+        if (finite) return;
         for (Index i = 0; i < m.rows(); ++i)
             for (Index j = 0; j < m.cols(); ++j)
                 if (!std::isfinite(m(i, j)))
