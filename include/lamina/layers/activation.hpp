@@ -98,14 +98,13 @@ private:
     activation activation_;
 };
 
-/// Row-wise softmax: y_ij = exp(x_ij - max_i) / sum_k exp(x_ik - max_i).
+/// Row-wise softmax: y_ij = exp(x_ij - max_i) / sum_k exp(x_ik - max_i). The exponentials
+/// run as one vectorised pass over the whole block (rows are short: 10 classes).
 template <Scalar S>
 void softmax_rows(ConstMatrixRef<S> x, MatrixRef<S> y) {
-    for (Index i = 0; i < x.rows(); ++i) {
-        const S m = x.row(i).maxCoeff();
-        y.row(i).array() = (x.row(i).array() - m).exp();
-        y.row(i) /= y.row(i).sum();
-    }
+    for (Index i = 0; i < x.rows(); ++i) y.row(i) = x.row(i).array() - x.row(i).maxCoeff();
+    y.array() = y.array().exp();
+    for (Index i = 0; i < x.rows(); ++i) y.row(i) /= y.row(i).sum();
 }
 
 /// The softmax activation layer. When a model ends in it and trains with categorical

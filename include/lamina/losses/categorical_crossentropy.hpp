@@ -30,19 +30,28 @@ struct CategoricalCrossentropy {
     static S from_logits(ConstMatrixRef<S> z, ConstMatrixRef<S> y, MatrixRef<S>* grad, Index batch) {
         S total = 0;
         const S inv_batch = S(1) / S(batch);
-        for (Index i = 0; i < z.rows(); ++i) {
-            // log sum_j e^{z_j} = m + log sum_j e^{z_j - m}, m = max_j z_j (no overflow).
-            const S m = z.row(i).maxCoeff();
-            const S sum_exp = (z.row(i).array() - m).exp().sum();
-            const S lse = m + std::log(sum_exp);
-            const S y_sum = y.row(i).sum();
-            // -sum_j y_j (z_j - lse) = lse * sum_j y_j - <y, z>
-            total += lse * y_sum - y.row(i).dot(z.row(i));
-            if (grad) {
+        if (grad) {
+            // With a gradient buffer, the exponentials run as one vectorised pass over the
+            // block: g = z - max (per row), g = e^g, then per row the sums and the gradient.
+            MatrixRef<S>& g = *grad;
+            for (Index i = 0; i < z.rows(); ++i) g.row(i) = z.row(i).array() - z.row(i).maxCoeff();
+            g.array() = g.array().exp();
+            for (Index i = 0; i < z.rows(); ++i) {
+                const S m = z.row(i).maxCoeff();
+                const S sum_exp = g.row(i).sum();
+                const S y_sum = y.row(i).sum();
+                // log sum_j e^{z_j} = m + log sum_j e^{z_j - m}, m = max_j z_j (no overflow);
+                // the loss -sum_j y_j (z_j - lse) = lse * sum_j y_j - <y, z>.
+                total += (m + std::log(sum_exp)) * y_sum - y.row(i).dot(z.row(i));
                 // d/dz = softmax(z) * sum_j y_j - y  (= p - y for one-hot y), over the batch.
-                grad->row(i).array() =
-                    ((z.row(i).array() - m).exp() * (y_sum / sum_exp) - y.row(i).array()) * inv_batch;
+                g.row(i) = (g.row(i) * (y_sum / sum_exp) - y.row(i)) * inv_batch;
             }
+            return total;
+        }
+        for (Index i = 0; i < z.rows(); ++i) {
+            const S m = z.row(i).maxCoeff();
+            const S lse = m + std::log((z.row(i).array() - m).exp().sum());
+            total += lse * y.row(i).sum() - y.row(i).dot(z.row(i));
         }
         return total;
     }
