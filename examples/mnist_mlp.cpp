@@ -7,6 +7,7 @@
 //   model.fit(X_train, Y_train, batch_size=100, epochs=100, verbose=1)
 //   score = model.evaluate(X_test, Y_test)
 #include <lamina/datasets/mnist.hpp>
+#include <lamina/io/file.hpp>
 #include <lamina/lamina.hpp>
 #include <lamina/viz/weight_grid.hpp>
 
@@ -15,12 +16,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-#include <unistd.h>
+#include <thread>
 
 #ifndef LAMINA_SOURCE_DIR
 #define LAMINA_SOURCE_DIR "."
@@ -42,6 +43,8 @@ struct Args {
     int threads = 0;
     std::filesystem::path out = "neuron_images.png";
     std::optional<std::filesystem::path> history;
+    std::optional<std::filesystem::path> save;
+    std::optional<std::filesystem::path> load;
     int verbose = 1;
 };
 
@@ -64,6 +67,12 @@ Options:
   --threads N        threads per batch, 0 for all cores (default 0)
   --out FILE         PNG of the hidden neurons' weights (default neuron_images.png)
   --history FILE     also score the test set every epoch and write the history as CSV
+  --save FILE        save the model when done: layers, weights, optimizer state, random stream
+  --load FILE        start from a model saved with --save instead of a new one: --epochs 0 only
+                     evaluates it, more epochs go on training it from where it stopped (its
+                     shuffling from its own random stream); its size, learning rate, momentum
+                     and seed come from the file, so --hidden, --lr, --momentum and --seed
+                     cannot be given with it
   --verbose 0|1|2    0 silent, 1 progress bar (a line per epoch off a terminal), 2 a line per epoch
   -h, --help         this text
 )";
@@ -88,6 +97,7 @@ T parse_number(std::string_view flag, std::string_view text, T lo, T hi) {
 
 Args parse(int argc, char** argv) {
     Args a;
+    std::string_view new_model_flag;  // a flag that only a new model can take
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         const auto value = [&]() -> std::string_view {
@@ -100,34 +110,30 @@ Args parse(int argc, char** argv) {
         } else if (flag == "--data") a.data = std::string(value());
         else if (flag == "--epochs") a.epochs = parse_number<long>(flag, value(), 0, 1000000);
         else if (flag == "--batch-size") a.batch_size = parse_number<long>(flag, value(), 1, 60000);
-        else if (flag == "--hidden") a.hidden = parse_number<long>(flag, value(), 1, 100000);
-        else if (flag == "--lr") a.lr = parse_number<double>(flag, value(), 1e-12, 1e6);
-        else if (flag == "--momentum") a.momentum = parse_number<double>(flag, value(), 0.0, 0.999999);
-        else if (flag == "--scale") a.scale = true;
-        else if (flag == "--seed") a.seed = parse_number<std::uint64_t>(flag, value(), 0, UINT64_MAX);
+        else if (flag == "--hidden" || flag == "--lr" || flag == "--momentum" || flag == "--seed") {
+            new_model_flag = flag;
+            if (flag == "--hidden") a.hidden = parse_number<long>(flag, value(), 1, 100000);
+            else if (flag == "--lr") a.lr = parse_number<double>(flag, value(), 1e-12, 1e6);
+            else if (flag == "--momentum") a.momentum = parse_number<double>(flag, value(), 0.0, 0.999999);
+            else a.seed = parse_number<std::uint64_t>(flag, value(), 0, UINT64_MAX);
+        } else if (flag == "--scale") a.scale = true;
         else if (flag == "--threads") a.threads = parse_number<int>(flag, value(), 0, 1024);
         else if (flag == "--out") a.out = std::string(value());
         else if (flag == "--history") a.history = std::string(value());
+        else if (flag == "--save") a.save = std::string(value());
+        else if (flag == "--load") a.load = std::string(value());
         else if (flag == "--verbose") a.verbose = parse_number<int>(flag, value(), 0, 2);
         else usage_error("unknown option '" + std::string(flag) + "'");
     }
+    if (a.load && !new_model_flag.empty())
+        usage_error(std::string(new_model_flag) + " cannot be combined with --load: the loaded model brings its own");
+    if (a.save && a.save->filename().empty()) usage_error("--save expects a file name, found '" + a.save->string() + "'");
     return a;
 }
 
 // Writes `text` to `path` through a temporary file renamed into place: never a half-written file.
 void write_atomically(const std::filesystem::path& path, const std::string& text) {
-    const auto tmp = std::filesystem::path(path.string() + ".tmp-" + std::to_string(getpid()));
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        f << text;
-        f.flush();
-        if (!f) {
-            std::error_code ignored;
-            std::filesystem::remove(tmp, ignored);
-            throw lamina::io_error("cannot write '" + path.string() + "'");
-        }
-    }
-    std::filesystem::rename(tmp, path);
+    lamina::io::write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())), "mnist_mlp");
 }
 
 std::string history_csv(const lamina::History& h) {
@@ -154,9 +160,33 @@ void print_confusion(const std::vector<lamina::Index>& predicted, const mnist::L
     }
 }
 
+// A new model of the Keras recipe, or the one saved in --load.
+lamina::Sequential<float> make_model(const Args& args) {
+    if (args.load) {
+        auto model = lamina::load_model<float>(*args.load);
+        if (model.input_dim() != 784 || model.output_dim() != 10)
+            throw lamina::error("'" + args.load->string() + "' holds a model of " + std::to_string(model.input_dim()) +
+                                " inputs and " + std::to_string(model.output_dim()) +
+                                " outputs; MNIST needs 784 and 10");
+        return model;
+    }
+    lamina::Sequential<float> model{
+        lamina::Dense(args.hidden, {.input_dim = 784}),
+        lamina::Activation("sigmoid"),
+        lamina::Dense(10),
+        lamina::Activation("softmax"),
+    };
+    model.initialize(args.seed);
+    model.compile(lamina::loss::categorical_crossentropy,
+                  lamina::SGD{.learning_rate = args.lr, .momentum = args.momentum}, {lamina::metric::accuracy});
+    return model;
+}
+
 int run(const Args& args) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
+    // The model first: a bad --load file is reported before the data is read.
+    auto model = make_model(args);
 
     // (X_train, y_train), (X_test, y_test) = mnist.load_data()
     mnist::Dataset data;
@@ -175,19 +205,12 @@ int run(const Args& args) {
     const auto y_train = lamina::to_categorical(data.train.labels, 10);
     const auto y_test = lamina::to_categorical(data.test.labels, 10);
 
-    lamina::Sequential<float> model{
-        lamina::Dense(args.hidden, {.input_dim = 784}),
-        lamina::Activation("sigmoid"),
-        lamina::Dense(10),
-        lamina::Activation("softmax"),
-    };
-    model.initialize(args.seed);
-    model.compile(lamina::loss::categorical_crossentropy,
-                  lamina::SGD{.learning_rate = args.lr, .momentum = args.momentum}, {lamina::metric::accuracy});
     if (args.verbose > 0) model.summary();
 
+    // A loaded model shuffles from its own random stream, so its training goes on from there.
     lamina::FitOptions<float> fit{.batch_size = args.batch_size, .epochs = args.epochs, .verbose = args.verbose,
-                                  .seed = args.seed, .threads = args.threads};
+                                  .threads = args.threads};
+    if (!args.load) fit.seed = args.seed;
     if (args.history) fit.validation_data = {x_test, y_test};
     const auto train_start = clock::now();
     const auto history = model.fit(x_train, y_train, fit);
@@ -195,14 +218,21 @@ int run(const Args& args) {
 
     const auto score = model.evaluate(x_test, y_test, {.threads = args.threads});
     std::printf("\nTest loss: %.4f\nTest accuracy: %.4f\n", score.loss, score.accuracy);
-    std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s)\n", train_seconds, args.epochs,
-                args.epochs > 0 ? train_seconds / double(args.epochs) : 0.0,
-                args.threads > 0 ? args.threads : int(std::thread::hardware_concurrency()),
-                args.threads == 1 ? "" : "s");
+    if (args.epochs > 0)
+        std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s)\n", train_seconds,
+                    args.epochs, train_seconds / double(args.epochs),
+                    args.threads > 0 ? args.threads : int(std::thread::hardware_concurrency()),
+                    args.threads == 1 ? "" : "s");
     if (args.verbose > 0) print_confusion(model.predict_classes(x_test, {.threads = args.threads}), data.test.labels);
 
+    if (args.save) {
+        model.save(*args.save);
+        std::printf("\nSaved the model to %s (continue with --load %s)\n", args.save->string().c_str(),
+                    args.save->string().c_str());
+    }
     lamina::save_weight_grid(args.out, model.layer(0).get_weights()[0]);
-    std::printf("\nSaved the %ld hidden neurons' weights to %s\n", args.hidden, args.out.string().c_str());
+    std::printf("\nSaved the %ld hidden neurons' weights to %s\n", long(model.layer(0).output_dim()),
+                args.out.string().c_str());
     if (args.history) {
         write_atomically(*args.history, history_csv(history));
         std::printf("Saved the training history to %s (plot it with examples/plot_history.gp)\n",

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// lamina: the umbrella header: everything but lamina/viz (which needs stb) and the data loaders.
+// lamina: the umbrella header: everything but lamina/viz (which needs stb) and the MNIST loader.
 #pragma once
 
 #include <lamina/core/error.hpp>
 #include <lamina/core/random.hpp>
 #include <lamina/core/to_categorical.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/io/model_file.hpp>
+#include <lamina/io/npz.hpp>
 #include <lamina/layers/activation.hpp>
 #include <lamina/layers/dense.hpp>
 #include <lamina/layers/initializers.hpp>
@@ -19,5 +21,6 @@
 #include <lamina/models/options.hpp>
 #include <lamina/models/progress.hpp>
 #include <lamina/models/sequential.hpp>
+#include <lamina/optimizers/from_config.hpp>
 #include <lamina/optimizers/optimizer.hpp>
 #include <lamina/optimizers/sgd.hpp>

@@ -4,6 +4,10 @@
 
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <lamina/core/types.hpp>
@@ -22,6 +26,31 @@ public:
 
     /// Re-seeds deterministically.
     void seed(std::uint64_t s) { engine_.seed(s); }
+
+    /// The engine's whole state as text, as `operator<<` of `std::mt19937_64` writes it:
+    /// decimal numbers separated by spaces (312 words, and with libstdc++ a position).
+    /// `set_state` of this text continues the stream exactly where it stands.
+    [[nodiscard]] std::string state() const {
+        std::ostringstream out;
+        out << engine_;
+        return out.str();
+    }
+
+    /// Restores a state written by `state()` (by the same C++ standard library: libstdc++
+    /// and libc++ write different texts). The stream then continues as it would have
+    /// continued from there. Nothing changes when the text is rejected.
+    /// \throws std::invalid_argument if `text` is not exactly one engine state (a missing or
+    ///         malformed number, or anything but spaces after it).
+    void set_state(std::string_view text) {
+        std::istringstream in{std::string(text)};
+        std::mt19937_64 engine;
+        in >> engine;
+        if (!in.fail() && !in.eof()) in >> std::ws;  // (ws at the end would set failbit)
+        if (in.fail() || !in.eof())
+            throw std::invalid_argument("Random.set_state: the text is not a std::mt19937_64 state as this "
+                                        "C++ standard library writes it");
+        engine_ = engine;
+    }
 
     /// Raw 64 random bits.
     std::uint64_t bits() { return engine_(); }

@@ -63,7 +63,7 @@ inline std::filesystem::path find_file(const std::filesystem::path& dir, const s
             if (std::filesystem::exists(dir / name)) return dir / name;
             tried += (tried.empty() ? "" : ", ") + name;
         }
-    io::detail::throw_io_error(loader, (dir / (stem + "-" + kind)).string(), "MNIST file not found; tried ",
+    io::detail::raise_io_error(loader, (dir / (stem + "-" + kind)).string(), "MNIST file not found; tried ",
                                tried, " in '", dir.string(),
                                "'. Run data/fetch_mnist.sh to download MNIST (or point LAMINA_MNIST_DIR at "
                                "a folder that holds it)");
@@ -79,17 +79,17 @@ inline Split load_split(const std::filesystem::path& dir, const std::string& pre
     const auto& digits = label_file.as<std::uint8_t>();
     const auto& shape = image_file.shape();
     if (shape.size() != 3 || shape[1] != std::uint64_t(image_rows) || shape[2] != std::uint64_t(image_cols))
-        io::detail::throw_io_error(loader, image_file.source(), "expected images of shape N x 28 x 28 (rank 3), found ",
+        io::detail::raise_io_error(loader, image_file.source(), "expected images of shape N x 28 x 28 (rank 3), found ",
                                    io::detail::shape_string(shape));
     if (label_file.rank() != 1)
-        io::detail::throw_io_error(loader, label_file.source(), "expected labels of shape N (rank 1), found ",
+        io::detail::raise_io_error(loader, label_file.source(), "expected labels of shape N (rank 1), found ",
                                    io::detail::shape_string(label_file.shape()));
     if (digits.size() != shape[0])
-        io::detail::throw_io_error(loader, label_file.source(), "holds ", digits.size(), " labels but '",
+        io::detail::raise_io_error(loader, label_file.source(), "holds ", digits.size(), " labels but '",
                                    image_file.source(), "' holds ", shape[0], " images");
     for (std::size_t i = 0; i < digits.size(); ++i)
         if (digits[i] >= num_classes)
-            io::detail::throw_io_error(loader, label_file.source(), "label ", unsigned(digits[i]), " at index ",
+            io::detail::raise_io_error(loader, label_file.source(), "label ", unsigned(digits[i]), " at index ",
                                        i, " (byte ", 8 + i, ") is outside 0-9");
 
     const auto n = Index(digits.size());

@@ -31,6 +31,7 @@
 #endif
 
 #include <lamina/core/error.hpp>
+#include <lamina/io/file.hpp>
 
 namespace lamina::io {
 
@@ -60,17 +61,6 @@ inline constexpr IdxType idx_type_of = std::same_as<T, std::uint8_t>  ? IdxType:
                                                                        : IdxType::f64;
 
 namespace detail {
-
-/// Throws `io_error` with the message "<where>: '<file>': <parts...>". The one place
-/// every IDX and dataset error message is formatted.
-template <class... Parts>
-[[noreturn]] void throw_io_error(std::string_view where, std::string_view file,
-                                 const Parts&... parts) {
-    std::ostringstream out;
-    out << where << ": '" << file << "': ";
-    (out << ... << parts);
-    throw io_error(out.str());
-}
 
 /// `value` as "0x" and 2 * `bytes` upper-case hex digits.
 inline std::string hex(std::uint64_t value, int bytes) {
@@ -183,7 +173,7 @@ public:
     template <IdxElement T>
     const std::vector<T>& as() const {
         if (const auto* v = std::get_if<std::vector<T>>(&data_)) return *v;
-        detail::throw_io_error("lamina::io::IdxArray::as", source_, "expected elements of type ",
+        detail::raise_io_error("lamina::io::IdxArray::as", source_, "expected elements of type ",
                                to_string(idx_type_of<T>), ", the file holds ", to_string(type()));
     }
     /// \copydoc as() const
@@ -226,7 +216,7 @@ public:
     std::size_t read(std::byte* dst, std::size_t n) {
         const std::size_t got = std::fread(dst, 1, n, file_);
         if (got < n && std::ferror(file_))
-            throw_io_error(reader, name_, "read error: ", std::strerror(errno));
+            raise_io_error(reader, name_, "read error: ", std::strerror(errno));
         return got;
     }
 
@@ -245,7 +235,7 @@ public:
         : in_(compressed), name_(name) {
         // 16 + MAX_WBITS: expect a gzip wrapper and check its CRC-32 and length.
         if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK)
-            throw_io_error(reader, name_, "zlib could not start decompressing");
+            raise_io_error(reader, name_, "zlib could not start decompressing");
     }
     GzipSource(const GzipSource&) = delete;
     GzipSource& operator=(const GzipSource&) = delete;
@@ -281,7 +271,7 @@ public:
 private:
     template <class... Parts>
     [[noreturn]] void fail(const Parts&... parts) const {
-        throw_io_error(reader, name_, parts..., " at compressed byte ", pos_, " of ", in_.size());
+        raise_io_error(reader, name_, parts..., " at compressed byte ", pos_, " of ", in_.size());
     }
 
     z_stream z_{};
@@ -312,14 +302,14 @@ std::vector<T> read_elements(Source& src, std::uint64_t count, std::uint64_t off
         const std::size_t bytes = (want - done) * sizeof(T);
         const std::size_t got = src.read(reinterpret_cast<std::byte*>(values.data() + done), bytes);
         if (got < bytes)
-            throw_io_error(reader, name, "the data ends at byte ", offset + done * sizeof(T) + got,
+            raise_io_error(reader, name, "the data ends at byte ", offset + done * sizeof(T) + got,
                            " but the header promises ", count, " elements of ", sizeof(T),
                            " bytes, ending at byte ", offset + count * sizeof(T), " (truncated file)");
         done = want;
     }
     std::byte extra{};
     if (src.read(&extra, 1) != 0)
-        throw_io_error(reader, name, "trailing bytes after the data: the header's data ends at byte ",
+        raise_io_error(reader, name, "trailing bytes after the data: the header's data ends at byte ",
                        offset + count * sizeof(T), " but the file goes on");
     if constexpr (sizeof(T) > 1)
         for (T& v : values) v = load_big_endian<T>(reinterpret_cast<const std::byte*>(&v));
@@ -332,12 +322,12 @@ IdxArray read_idx(Source& src, std::string_view name) {
     std::byte magic[4]{};
     const std::size_t got = src.read(magic, 4);
     if (got < 4)
-        throw_io_error(reader, name, "the file holds ", got,
+        raise_io_error(reader, name, "the file holds ", got,
                        " bytes, too short for the 4-byte IDX magic number");
     const auto found = load_big_endian<std::uint32_t>(magic);
     if (magic[0] != std::byte{0} || magic[1] != std::byte{0}) {
         if (is_gzip(magic))
-            throw_io_error(reader, name, "wrong magic number ", hex(found, 4), ": the data is "
+            raise_io_error(reader, name, "wrong magic number ", hex(found, 4), ": the data is "
 #if defined(LAMINA_HAVE_ZLIB)
                            "gzip-compressed twice"
 #else
@@ -345,48 +335,48 @@ IdxArray read_idx(Source& src, std::string_view name) {
                            "gunzip it first or rebuild with zlib"
 #endif
             );
-        throw_io_error(reader, name, "wrong magic number ", hex(found, 4),
+        raise_io_error(reader, name, "wrong magic number ", hex(found, 4),
                        ": expected 0x0000TTRR (two zero bytes, a type code, the rank)");
     }
     const auto code = std::to_integer<unsigned>(magic[2]);
     const auto rank = std::to_integer<unsigned>(magic[3]);
     const auto type = static_cast<IdxType>(code);
     if (std::ranges::find(idx_types, type) == std::end(idx_types))
-        throw_io_error(reader, name, "unsupported type code ", hex(code, 1),
+        raise_io_error(reader, name, "unsupported type code ", hex(code, 1),
                        " at byte 2: expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E");
     const std::size_t element_size = visit_type(type, []<class T>(std::type_identity<T>) { return sizeof(T); });
     if (rank == 0)
-        throw_io_error(reader, name, "rank 0 at byte 3: expected at least one dimension");
+        raise_io_error(reader, name, "rank 0 at byte 3: expected at least one dimension");
 
     std::byte dims[4 * 255];
     const std::uint64_t header = 4 + 4 * std::uint64_t(rank);
     if (const std::size_t n = src.read(dims, 4 * rank); n < 4 * rank)
-        throw_io_error(reader, name, "the header ends at byte ", 4 + n, ": rank ", rank,
+        raise_io_error(reader, name, "the header ends at byte ", 4 + n, ": rank ", rank,
                        " needs a ", header, "-byte header");
     std::vector<std::uint64_t> shape(rank);
     for (unsigned i = 0; i < rank; ++i) {
         shape[i] = load_big_endian<std::uint32_t>(dims + 4 * i);
         if (shape[i] == 0)
-            throw_io_error(reader, name, "dimension ", i, " (at byte ", 4 + 4 * i,
+            raise_io_error(reader, name, "dimension ", i, " (at byte ", 4 + 4 * i,
                            ") is 0: expected every dimension to be at least 1");
     }
     std::uint64_t count = 1;
     constexpr std::uint64_t max_bytes = std::uint64_t(std::numeric_limits<std::ptrdiff_t>::max());
     for (const std::uint64_t d : shape) {
         if (count > max_bytes / element_size / d)
-            throw_io_error(reader, name, "the dimensions ", shape_string(shape), " of ", element_size,
+            raise_io_error(reader, name, "the dimensions ", shape_string(shape), " of ", element_size,
                            "-byte elements overflow: the data would exceed ", max_bytes, " bytes");
         count *= d;
     }
     const std::uint64_t data_bytes = count * element_size;
     if (const auto size = src.size()) {  // checked here, before anything is allocated
         if (*size < header + data_bytes)
-            throw_io_error(reader, name, "the header promises ", shape_string(shape), " = ", count,
+            raise_io_error(reader, name, "the header promises ", shape_string(shape), " = ", count,
                            " elements of ", element_size,
                            " bytes, ending at byte ", header + data_bytes,
                            ", but the file holds only ", *size, " bytes (truncated file)");
         if (*size > header + data_bytes)
-            throw_io_error(reader, name, *size - header - data_bytes,
+            raise_io_error(reader, name, *size - header - data_bytes,
                            " trailing bytes after the data: expected a file of ", header + data_bytes,
                            " bytes, found ", *size);
     }
@@ -425,9 +415,9 @@ inline IdxArray read_idx(const std::filesystem::path& file) {
     const std::string name = file.string();
     std::error_code ec;
     const std::uint64_t size = std::filesystem::file_size(file, ec);
-    if (ec) detail::throw_io_error(detail::reader, name, "cannot read the file: ", ec.message());
+    if (ec) detail::raise_io_error(detail::reader, name, "cannot read the file: ", ec.message());
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> handle(std::fopen(name.c_str(), "rb"), &std::fclose);
-    if (!handle) detail::throw_io_error(detail::reader, name, "cannot open the file: ", std::strerror(errno));
+    if (!handle) detail::raise_io_error(detail::reader, name, "cannot open the file: ", std::strerror(errno));
 
     std::byte first[2]{};
     const std::size_t got = std::fread(first, 1, 2, handle.get());
@@ -439,7 +429,7 @@ inline IdxArray read_idx(const std::filesystem::path& file) {
         return read_idx(std::span<const std::byte>(compressed), name);
     }
     if (std::fseek(handle.get(), 0, SEEK_SET) != 0)
-        detail::throw_io_error(detail::reader, name, "cannot seek: ", std::strerror(errno));
+        detail::raise_io_error(detail::reader, name, "cannot seek: ", std::strerror(errno));
     detail::FileSource src(handle.get(), size, name);
     return detail::read_idx(src, name);
 }

@@ -7,15 +7,19 @@
 #include <cmath>
 #include <cctype>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -26,10 +30,15 @@
 #include <lamina/core/types.hpp>
 #include <lamina/detail/fp_env.hpp>
 #include <lamina/detail/team.hpp>
+#include <lamina/io/file.hpp>
+#include <lamina/io/model_file.hpp>
+#include <lamina/io/npz.hpp>
 #include <lamina/layers/activation.hpp>
+#include <lamina/layers/dense.hpp>
 #include <lamina/layers/layer.hpp>
 #include <lamina/losses/loss.hpp>
 #include <lamina/metrics/metric.hpp>
+#include <lamina/optimizers/from_config.hpp>
 #include <lamina/optimizers/optimizer.hpp>
 #include <lamina/models/history.hpp>
 #include <lamina/models/options.hpp>
@@ -331,6 +340,78 @@ public:
         train_.resize(layers_, x.rows(), true);
         guard_ = false;
         return S(train_step(team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
+    }
+
+    // ----- Saving and loading: the whole model (lamina/io/model_file.hpp) and the weights (.npz) -----
+
+    /// Saves the whole model to `path` in lamina's model format (specified at the top of
+    /// lamina/io/model_file.hpp): the layers, the weights, the compile settings, the
+    /// optimizer's state and the model's random stream. `load_model<S>(path)` then gives a
+    /// model that predicts bit for bit as this one and whose `fit` (without a fit seed, same
+    /// thread count) goes on exactly where this one's stopped. The file is written to a
+    /// temporary file in the same folder and renamed into place: a failure leaves the old
+    /// file, or none, and no temporary file. Like `predict`, it only reads the model.
+    /// \param path the file to write; its folder must exist.
+    /// \throws io_error naming `path` if it cannot be written; error for a layer the format
+    ///         cannot describe (only Dense and Activation layers exist today).
+    void save(const std::filesystem::path& path) const {
+        io::write_file_atomically(path, to_bytes(), "Sequential.save");
+    }
+
+    /// The bytes of the model file `save` writes (for memory, sockets or databases);
+    /// `from_bytes` or `load_model<S>(bytes)` reads them back.
+    /// \throws error as `save`.
+    [[nodiscard]] std::vector<std::byte> to_bytes() const { return io::encode_model<S>(to_record()); }
+
+    /// The model that the bytes of a whole model file describe (as `to_bytes` gives them).
+    /// \param bytes the file's bytes.
+    /// \param name what error messages call them (a file name).
+    /// \throws io_error "lamina::load_model: '<name>': <problem>" (with the byte offset where
+    ///         one applies) for anything but one well-formed model file of scalar type `S`:
+    ///         see `io::decode_model`; also for compile settings this lamina does not know
+    ///         and a random state written by another C++ standard library.
+    [[nodiscard]] static Sequential from_bytes(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
+        return from_record(io::decode_model<S>(bytes, name), name);
+    }
+
+    /// Saves every layer's weights as a NumPy .npz archive (a zip of .npy arrays, stored,
+    /// written atomically like `save`), readable with `numpy.load(path)`. One array per
+    /// weight, named "<layer>.<weight>" after the layer's Keras name: "dense.kernel" of
+    /// shape (input_dim, units) and "dense.bias" of shape (units,), then "dense_1.kernel",
+    /// ...; dtype '<f4' for a float model, '<f8' for double; C order. The order is that
+    /// of Keras's `model.get_weights()`.
+    /// \param path the archive to write; its folder must exist.
+    /// \throws io_error naming `path` if it cannot be written (no file is left behind).
+    void save_weights(const std::filesystem::path& path) const {
+        std::vector<io::NpzEntry> entries;
+        for (const auto& layer : layers_) {
+            const auto weights = layer->get_weights();
+            const auto names = weight_names(*layer, weights.size());
+            for (std::size_t k = 0; k < weights.size(); ++k) {
+                const auto& w = weights[k];
+                std::vector<std::uint64_t> shape{std::uint64_t(w.rows()), std::uint64_t(w.cols())};
+                if (layer->kind() == "Dense" && k == 1) shape = {std::uint64_t(w.cols())};  // the bias: (units,)
+                entries.push_back({layer->name() + "." + names[k],
+                                   io::make_npy<S>(std::span<const S>(w.data(), std::size_t(w.size())), shape)});
+            }
+        }
+        io::write_npz(path, entries, "Sequential.save_weights");
+    }
+
+    /// Sets every layer's weights from a NumPy .npz archive: one written by `save_weights`
+    /// (arrays named "dense.kernel", "dense.bias", ...), or by Python's
+    /// `numpy.savez(path, *keras_model.get_weights())` (arrays "arr_0", "arr_1", ... in
+    /// Keras's order: each Dense layer's kernel (input_dim, units), then its bias (units,)).
+    /// Stored and (with zlib) deflated archives are read (`numpy.savez_compressed`); arrays
+    /// may be in either byte order and C or Fortran order. Nothing is changed unless every
+    /// array fits: the architecture, the compile settings and the optimizer's state stay.
+    /// \param path the .npz archive.
+    /// \throws io_error naming the file if it cannot be read or is malformed, an array is
+    ///         missing or not expected, names mix the two schemes, or an array's dtype is not
+    ///         the model's (float32 for `Sequential<float>`, float64 for double: no conversion);
+    ///         shape_error naming the file, the array and the expected and found shapes.
+    void load_weights(const std::filesystem::path& path) {
+        load_weights_from(io::read_npz(path), path.string());
     }
 
 private:
@@ -639,6 +720,175 @@ private:
     Vector<S> backup_, slots_backup_;
     std::vector<double> partial_loss_;
     std::vector<Index> partial_correct_;
+
+    // ----- Saving and loading: private helpers (see save, from_bytes, save_weights, load_weights) -----
+
+    // The model as a model-file record.
+    io::ModelRecord<S> to_record() const {
+        io::ModelRecord<S> record;
+        for (const auto& layer : layers_) {
+            if (layer->kind() == "Dense")
+                record.layers.push_back({"Dense", layer->input_dim(), layer->output_dim(), {}});
+            else if (layer->kind() == "Activation")
+                record.layers.push_back({"Activation", 0, 0, layer->config()});  // config(): the activation's name
+            else
+                throw error("Sequential.save: " + layer->where() + " is of a kind the model file cannot describe");
+        }
+        record.compiled = compiled_;
+        if (compiled_) {
+            record.loss = std::string(loss_->name());
+            for (const auto& m : metrics_) record.metrics.emplace_back(m.name());
+            record.optimizer = optimizer_->get_config();
+            record.optimizer_state = optimizer_->get_state();
+        }
+        record.random_state = rng_.state();
+        record.weights = params_;
+        return record;
+    }
+
+    // The model a checked record describes; what the record's reader cannot check (names
+    // of losses, metrics, optimizers; the random state) is checked here.
+    static Sequential from_record(io::ModelRecord<S>&& record, std::string_view name) {
+        const auto fail = [&](const std::string& what) { io::detail::raise_io_error("lamina::load_model", name, what); };
+        Sequential model;
+        for (std::size_t i = 0; i < record.layers.size(); ++i) {
+            const auto& layer = record.layers[i];
+            if (layer.kind == "Dense")
+                model.add(Dense(layer.units, {.input_dim = i == 0 ? layer.input_dim : 0}));
+            else
+                model.add(Activation(layer.activation));
+        }
+        if (record.weights.size() != model.params_.size()) fail("the weights do not fit the layers");
+        VectorMap<S>(model.params_.data(), model.params_.size()) = record.weights;  // the layers' views stay valid
+        try {
+            model.rng_.set_state(record.random_state);
+        } catch (const std::invalid_argument&) {
+            fail("the random state is not one this C++ standard library wrote (was the file written by a program "
+                 "built with another one, e.g. libc++ rather than libstdc++?)");
+        }
+        if (record.compiled) {
+            try {
+                std::vector<Metric> metrics;
+                for (const auto& m : record.metrics) metrics.emplace_back(std::string_view(m));
+                model.compile(Loss(std::string_view(record.loss)), detail::OptimizerFromConfig{record.optimizer},
+                              std::move(metrics));
+                model.optimizer_->set_state(record.optimizer_state);
+            } catch (const std::invalid_argument& e) {
+                fail(std::string("unusable compile settings: ") + e.what());
+            }
+        }
+        return model;
+    }
+
+    // The names of a layer's weight arrays in .npz archives: Keras's for a Dense layer.
+    static std::vector<std::string> weight_names(const Layer<S>& layer, std::size_t count) {
+        if (layer.kind() == "Dense" && count == 2) return {"kernel", "bias"};
+        std::vector<std::string> names;
+        for (std::size_t k = 0; k < count; ++k) names.push_back("weight_" + std::to_string(k));
+        return names;
+    }
+
+    // Checks every array of an archive against the layers, then sets them all.
+    void load_weights_from(std::vector<io::NpzEntry> entries, const std::string& file) {
+        const std::string where = "Sequential.load_weights: " + lamina::detail::quoted(file) + ": ";
+        struct Expected {
+            std::size_t layer, k;
+            std::string name;
+            std::vector<std::uint64_t> shape;
+        };
+        std::vector<Expected> expected;
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            const auto weights = layers_[i]->get_weights();
+            const auto names = weight_names(*layers_[i], weights.size());
+            for (std::size_t k = 0; k < weights.size(); ++k) {
+                std::vector<std::uint64_t> shape{std::uint64_t(weights[k].rows()), std::uint64_t(weights[k].cols())};
+                if (layers_[i]->kind() == "Dense" && k == 1) shape = {std::uint64_t(weights[k].cols())};
+                expected.push_back({i, k, layers_[i]->name() + "." + names[k], std::move(shape)});
+            }
+        }
+        const auto list = [](const auto& items, auto name_of) {
+            std::string s;
+            for (const auto& item : items) s += (s.empty() ? "" : ", ") + name_of(item);
+            return s.empty() ? std::string("nothing") : s;
+        };
+        const auto is_positional = [](const std::string& n) {
+            return n.size() > 4 && n.size() <= 13 && n.compare(0, 4, "arr_") == 0 &&
+                   n.find_first_not_of("0123456789", 4) == std::string::npos && (n.size() == 5 || n[4] != '0');
+        };
+        std::size_t positional = 0;
+        for (const auto& e : entries) positional += is_positional(e.name);
+        if (positional != 0 && positional != entries.size())
+            throw io_error(where + "the archive mixes positional arrays (arr_0, arr_1, ...) with named ones: " +
+                           list(entries, [](const io::NpzEntry& e) { return e.name; }));
+        if (entries.size() != expected.size())
+            throw io_error(where + "the archive holds " + std::to_string(entries.size()) + " arrays (" +
+                           list(entries, [](const io::NpzEntry& e) { return e.name; }) + "), but the model has " +
+                           std::to_string(expected.size()) + " (" +
+                           list(expected, [](const Expected& x) { return x.name; }) + ")");
+        // Match each expected weight to its array: "arr_<j>" for the j-th, or by name.
+        std::vector<const io::NpzEntry*> match(expected.size(), nullptr);
+        for (const auto& e : entries) {
+            std::size_t j = expected.size();
+            if (positional != 0) {
+                j = std::size_t(std::stoull(e.name.substr(4)));  // at most 9 digits: no overflow
+            } else {
+                for (std::size_t q = 0; q < expected.size(); ++q)
+                    if (expected[q].name == e.name) j = q;
+            }
+            if (j >= expected.size())
+                throw io_error(where + "the model has no weight '" + e.name + "'; it expects " +
+                               list(expected, [](const Expected& x) { return x.name; }));
+            match[j] = &e;
+        }
+        std::vector<std::vector<S>> values(expected.size());
+        for (std::size_t j = 0; j < expected.size(); ++j) {
+            const auto& x = expected[j];
+            const io::NpzEntry* e = match[j];
+            if (e == nullptr)
+                throw io_error(where + "the archive lacks " +
+                               (positional != 0 ? "arr_" + std::to_string(j) + " (" + x.name + ")" : "'" + x.name + "'"));
+            const std::string label = "'" + e->name + "'" + (e->name == x.name ? "" : " (" + x.name + ")");
+            if (e->array.shape != x.shape)
+                throw shape_error(where + "array " + label + " has shape " + io::detail::python_tuple(e->array.shape) +
+                                  ", but " + layers_[x.layer]->where() + " expects " +
+                                  io::detail::python_tuple(x.shape));
+            values[j] = io::npy_values<S>(e->array, file, e->name, "Sequential.load_weights");
+        }
+        for (std::size_t j = 0; j < expected.size(); ++j) {
+            auto weights = layers_[expected[j].layer]->get_weights();
+            auto& w = weights[expected[j].k];
+            std::copy(values[j].begin(), values[j].end(), w.data());
+            layers_[expected[j].layer]->set_weights(weights);
+        }
+    }
 };
+
+/// Loads a model saved by `Sequential<S>::save`, as Keras's `load_model`: the layers, the
+/// weights, the compile settings, the optimizer's state and the random stream, so that it
+/// predicts bit for bit as the saved model and `fit` goes on exactly where it stopped.
+///
+/// \code
+/// model.save("mnist.lamina");
+/// auto again = lamina::load_model<float>("mnist.lamina");
+/// \endcode
+/// \param path the model file.
+/// \throws io_error "lamina::load_model: '<path>': <problem>" (with the byte offset where one
+///         applies) if the file cannot be read or is not one well-formed model file of scalar
+///         type `S` (a file of the other scalar type is refused, not converted): see
+///         `Sequential::from_bytes`.
+template <Scalar S>
+[[nodiscard]] Sequential<S> load_model(const std::filesystem::path& path) {
+    const std::vector<std::byte> bytes = io::read_file(path, "lamina::load_model");
+    return Sequential<S>::from_bytes(bytes, path.string());
+}
+
+/// Loads a model from the bytes of a model file in memory (as `Sequential::to_bytes` gives).
+/// \param bytes the file's bytes.
+/// \param name what error messages call them.
+/// \throws io_error as `Sequential::from_bytes`.
+template <Scalar S>
+[[nodiscard]] Sequential<S> load_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
+    return Sequential<S>::from_bytes(bytes, name);
+}
 
 }  // namespace lamina

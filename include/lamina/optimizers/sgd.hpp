@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -43,6 +45,12 @@ struct SGD {
             throw std::invalid_argument("SGD: decay must be >= 0 and finite, found " + std::to_string(decay));
     }
 
+    /// The spec of `config` (as `get_config()` of an SGD optimizer gives it): hyperparameters
+    /// it lacks keep their defaults.
+    /// \throws std::invalid_argument if the name is not "SGD", a hyperparameter is unknown or
+    ///         given twice, "nesterov" is not 0 or 1, or the values fail `validate()`.
+    [[nodiscard]] static SGD from_config(const OptimizerConfig& config);
+
     /// The optimizer's state for a model of scalar `S`.
     template <Scalar S>
     [[nodiscard]] std::unique_ptr<Optimizer<S>> build() const;
@@ -80,6 +88,39 @@ public:
             w += v;
     }
     [[nodiscard]] Vector<S>* slots() noexcept override { return velocity_.size() > 0 ? &velocity_ : nullptr; }
+    [[nodiscard]] OptimizerConfig get_config() const override {
+        return {"SGD",
+                {{"learning_rate", spec_.learning_rate},
+                 {"momentum", spec_.momentum},
+                 {"nesterov", spec_.nesterov ? 1.0 : 0.0},
+                 {"decay", spec_.decay}}};
+    }
+    // iterations = step_ + 1: step_ is the index of the last step taken (-1 before any).
+    // The one slot, "momentum", is the velocity v (present only when momentum > 0).
+    [[nodiscard]] OptimizerState<S> get_state() const override {
+        OptimizerState<S> state{step_ + 1, {}};
+        if (velocity_.size() > 0) state.slots.emplace_back("momentum", velocity_);
+        return state;
+    }
+    void set_state(const OptimizerState<S>& state) override {
+        if (state.iterations < 0)
+            throw std::invalid_argument("SGD.set_state: iterations must be >= 0, found " +
+                                        std::to_string(state.iterations));
+        const std::size_t want = velocity_.size() > 0 ? 1 : 0;
+        if (state.slots.size() != want)
+            throw std::invalid_argument("SGD.set_state: expected " + std::to_string(want) +
+                                        (want == 1 ? " slot (momentum)" : " slots (momentum is 0)") + ", found " +
+                                        std::to_string(state.slots.size()));
+        if (want == 1) {
+            const auto& [name, v] = state.slots.front();
+            if (name != "momentum" || v.size() != velocity_.size())
+                throw std::invalid_argument("SGD.set_state: expected the slot 'momentum' of " +
+                                            std::to_string(velocity_.size()) + " values, found '" + name + "' of " +
+                                            std::to_string(v.size()));
+            velocity_ = v;
+        }
+        step_ = state.iterations - 1;
+    }
     [[nodiscard]] std::string config() const override {
         std::ostringstream s;
         s << "SGD(learning_rate=" << spec_.learning_rate << ", momentum=" << spec_.momentum
@@ -90,11 +131,38 @@ public:
 private:
     SGD spec_;
     Vector<S> velocity_;
-    long long step_ = -1;
+    std::int64_t step_ = -1;
     S lr_ = 0;
 };
 
 }  // namespace detail
+
+inline SGD SGD::from_config(const OptimizerConfig& config) {
+    if (config.name != "SGD")
+        throw std::invalid_argument("SGD.from_config: the config is for '" + config.name + "', not 'SGD'");
+    SGD sgd;
+    bool seen[4] = {};
+    for (const auto& [name, value] : config.hyperparameters) {
+        const int which = name == "learning_rate" ? 0 : name == "momentum" ? 1 : name == "nesterov" ? 2
+                          : name == "decay"       ? 3
+                                                  : -1;
+        if (which < 0)
+            throw std::invalid_argument("SGD.from_config: unknown hyperparameter '" + name +
+                                        "'; known: learning_rate, momentum, nesterov, decay");
+        if (seen[which]) throw std::invalid_argument("SGD.from_config: hyperparameter '" + name + "' given twice");
+        seen[which] = true;
+        if (which == 0) sgd.learning_rate = value;
+        if (which == 1) sgd.momentum = value;
+        if (which == 2) {
+            if (value != 0 && value != 1)
+                throw std::invalid_argument("SGD.from_config: nesterov must be 0 or 1, found " + std::to_string(value));
+            sgd.nesterov = value == 1;
+        }
+        if (which == 3) sgd.decay = value;
+    }
+    sgd.validate();
+    return sgd;
+}
 
 template <Scalar S>
 std::unique_ptr<Optimizer<S>> SGD::build() const {

@@ -97,28 +97,20 @@
 
 #include <lamina/core/error.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/io/file.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <span>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#if defined(_WIN32)
-#include <process.h>
-#else
-#include <unistd.h>
-#endif
 
 namespace lamina {
 
@@ -236,37 +228,12 @@ inline std::uint8_t grey_level(double w, double lo, double hi) {
     return static_cast<std::uint8_t>(std::clamp(std::round(v), 0.0, 255.0));
 }
 
-/// A temporary file name next to `path`, unique per process and per call.
-inline std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
-    static std::atomic<unsigned long long> counter{0};
-#if defined(_WIN32)
-    const long long pid = _getpid();
-#else
-    const long long pid = ::getpid();
-#endif
-    std::filesystem::path tmp = path;
-    tmp += ".tmp-" + std::to_string(pid) + "-" + std::to_string(counter.fetch_add(1));
-    return tmp;
-}
-
 /// An Eigen matrix or matrix expression (not an array) with a floating-point scalar. The
 /// class test comes first so that `save_weight_grid<float>(...)` never instantiates
 /// Eigen::MatrixBase<float>.
 template <class K>
 concept dense_matrix_expression =
     std::is_class_v<K> && std::derived_from<K, Eigen::MatrixBase<K>> && Scalar<typename K::Scalar>;
-
-/// `path` in single quotes, for error messages. (Built by appending: GCC 12 gives a false
-/// -Wrestrict warning for `"'" + std::string` at -O3.)
-inline std::string quoted(const std::filesystem::path& path) {
-    const std::string text = path.string();
-    std::string out;
-    out.reserve(text.size() + 2);
-    out += '\'';
-    out += text;
-    out += '\'';
-    return out;
-}
 
 }  // namespace detail
 
@@ -455,7 +422,8 @@ template <class Kernel>
 
 /// Writes a grey image as a PNG file, atomically: the bytes go to a temporary file in the
 /// same folder (`path` + ".tmp-<pid>-<n>"), which is then renamed onto `path`, so a
-/// reader never sees a half-written file and an existing file is replaced only on success.
+/// reader never sees a half-written file and an existing file is replaced only on success
+/// (`io::write_file_atomically`).
 ///
 /// \param path   the PNG to write; its folder must exist.
 /// \param image  width x height pixels, pixels.size() == width * height.
@@ -463,39 +431,8 @@ template <class Kernel>
 ///         write fails or the rename fails; the temporary file is removed first.
 /// \throws as encode_png for a malformed image.
 inline void save_png(const std::filesystem::path& path, const GreyImage& image) {
-    constexpr const char* where = "lamina::save_png";
     const std::vector<std::uint8_t> bytes = encode_png(image);
-
-    const std::filesystem::path tmp = detail::temporary_path_for(path);
-    const auto fail = [&](const std::string& why) {
-        std::error_code ignored;
-        std::filesystem::remove(tmp, ignored);
-        throw io_error(std::string(where) + ": cannot write " + detail::quoted(path) + ": " + why);
-    };
-
-    const std::filesystem::path folder = path.parent_path();
-    std::error_code ec;
-    if (!folder.empty() && !std::filesystem::is_directory(folder, ec)) {
-        fail("folder " + detail::quoted(folder) + " does not exist or is not a folder");
-    }
-    {
-        errno = 0;
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            const int err = errno;
-            fail("cannot create temporary file " + detail::quoted(tmp) +
-                 (err != 0 ? " (" + std::generic_category().message(err) + ")" : std::string()));
-        }
-        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-        out.close();
-        if (out.fail()) {
-            fail("writing temporary file " + detail::quoted(tmp) + " failed");
-        }
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        fail("renaming " + detail::quoted(tmp) + " into place failed (" + ec.message() + ")");
-    }
+    io::write_file_atomically(path, std::as_bytes(std::span(bytes)), "lamina::save_png");
 }
 
 /// Draws a Dense kernel as a grid of grey tiles, one per unit, and saves it as a PNG.

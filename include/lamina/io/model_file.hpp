@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: MIT
+// lamina: the binary model file format (architecture, weights, compile settings, optimizer and random state).
+#pragma once
+
+/*
+# The lamina model file, format version 1
+
+`Sequential::save(path)` writes it; `lamina::load_model<S>(path)` reads it. It holds all a
+model is: the layers, the weights, the compile settings (loss, optimizer with its
+hyperparameters, metrics), the optimizer's state (step count and slots such as momentum)
+and the model's random stream. A loaded model predicts bit for bit as the saved one did,
+and its `fit` goes on exactly where the saved one stopped (same thread count assumed).
+
+Every number is **little-endian**, whatever the machine. `u8/u32/u64` are unsigned
+integers, `i64` a two's complement signed one, `f64` an IEEE 754 binary64, and `scalar`
+an IEEE 754 binary32 (float) or binary64 (double) as the scalar tag says. `str` is a
+`u32` byte count then that many bytes of printable ASCII (0x20-0x7E), at most 1024.
+
+| offset | size | field |
+|---|---|---|
+| 0  | 8 | magic `89 4C 4D 4E 0D 0A 1A 0A` ("\x89LMN\r\n\x1A\n", PNG's trick: a text-mode transfer breaks it) |
+| 8  | 4 | u32 format version: 1. A reader refuses versions newer than its own. |
+| 12 | 4 | u32 scalar tag: 4 = float (binary32), 8 = double (binary64); every `scalar` below has this size |
+| 16 | 8 | u64 size of the whole file in bytes, checksum included |
+| 24 | . | body (below) |
+| size - 4 | 4 | u32 CRC-32 (IEEE 802.3, zlib's `crc32`) of bytes [0, size - 4) |
+
+Body, in order:
+
+    layers      u32 L, then L layers, each:
+                  str kind: "Dense" or "Activation"
+                  Dense:       u64 input_dim, u64 units   (input_dim = previous layer's output)
+                  Activation:  str activation: linear, sigmoid, tanh, relu or softmax
+                               (its width is the previous layer's; it cannot be first)
+    compiled    u8: 0 (nothing follows until "random") or 1, then:
+                  str loss (Keras name: categorical_crossentropy, mean_squared_error)
+                  u32 M, then M x str metric (accuracy)
+                  str optimizer class name (SGD)
+                  u32 H, then H x (str name, f64 value): hyperparameters; booleans as 0 or 1
+                     (SGD: learning_rate, momentum, nesterov, decay)
+                  i64 iterations: steps taken (SGD's decay uses it)
+                  u32 K, then K slots, each: str name, u64 n, n x scalar
+                     (SGD with momentum > 0: one slot "momentum", the velocity; n = P)
+    random      u32 N, then N x u64: the numbers of the model's std::mt19937_64 state as
+                the C++ standard library writes it in text (libstdc++: the 312 state words,
+                then the position; so N = 313)
+    weights     u64 P, then P x scalar: every layer's parameters in order (a Dense layer:
+                kernel row-major, input_dim x units, then bias, units); P is the sum of
+                (input_dim + 1) * units over the Dense layers
+
+Nothing may follow the weights but the checksum.
+
+Reading checks, in this order, and throws `lamina::io_error` naming the file, the problem
+and its byte offset, never allocating more than the file's size justifies: the magic
+(naming zip/.npz, HDF5 and gzip files when it sees one), the version (0 is invalid; a
+newer one asks for a newer lamina), the stored size against the real one (truncated file
+or trailing bytes), the checksum (any flipped byte), the scalar tag, then every field.
+
+**float and double**: a file keeps the scalar type of the model that wrote it, and
+`load_model<S>` refuses a file of the other type with an `io_error` that says which type
+the file holds. It does not convert: a float model computes in float, so a double copy
+could not predict bit for bit as the original, and narrowing double weights would lose
+precision silently. (To move weights between types, `load_model` the file with its own
+type and copy `get_weights()`, converted with `.cast<T>()`, into the other model.)
+
+**Random state portability**: the random stream is stored as the standard library writes
+it, so a file moves between machines and compilers that use the same library (libstdc++
+on Linux); one written by another library (libc++ writes 312 numbers) is refused with an
+`io_error`, never misread.
+
+A new format version will be needed for: new layer kinds, new optimizers with other slot
+layouts (the layout above already allows both: a reader of version 1 refuses unknown
+names with an `io_error`), or a change to a field's meaning.
+*/
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/io/crc32.hpp>
+#include <lamina/io/file.hpp>
+#include <lamina/layers/activation.hpp>
+#include <lamina/optimizers/optimizer.hpp>
+
+namespace lamina::io {
+
+/// The format version this lamina writes and the newest it reads.
+inline constexpr std::uint32_t model_format_version = 1;
+
+/// The 8-byte magic that opens every model file: "\x89LMN\r\n\x1A\n".
+inline constexpr unsigned char model_magic[8] = {0x89, 'L', 'M', 'N', '\r', '\n', 0x1A, '\n'};
+
+/// One layer of a model file: a Dense layer (`kind` "Dense", `input_dim`, `units`) or an
+/// Activation layer (`kind` "Activation", `activation`).
+struct LayerRecord {
+    std::string kind;
+    Index input_dim = 0;
+    Index units = 0;
+    std::string activation;
+};
+
+/// Everything a model file holds, as plain data (the format is in this header's leading
+/// comment). `Sequential` converts itself to and from it.
+template <Scalar S>
+struct ModelRecord {
+    std::vector<LayerRecord> layers;
+    bool compiled = false;
+    /// Only when compiled: the loss's, the metrics' and the optimizer's names and settings.
+    std::string loss;
+    std::vector<std::string> metrics;
+    OptimizerConfig optimizer;
+    OptimizerState<S> optimizer_state;
+    /// The model's random stream, as `Random::state()` writes it.
+    std::string random_state;
+    /// Every parameter, laid out as `Sequential::parameters()`.
+    Vector<S> weights;
+};
+
+namespace detail {
+
+inline constexpr std::string_view model_reader = "lamina::load_model";
+inline constexpr std::size_t model_header_size = 24;  // magic, version, scalar tag, size
+inline constexpr std::size_t max_name_length = 1024;
+
+/// Appends little-endian fields to a byte buffer.
+class LittleEndianWriter {
+public:
+    void u8(std::uint8_t v) { bytes_.push_back(std::byte{v}); }
+    void u32(std::uint32_t v) { put(v, 4); }
+    void u64(std::uint64_t v) { put(v, 8); }
+    void i64(std::int64_t v) { put(static_cast<std::uint64_t>(v), 8); }
+    void f64(double v) { put(std::bit_cast<std::uint64_t>(v), 8); }
+    template <Scalar S>
+    void scalars(const S* p, std::size_t n) {
+        using U = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+        bytes_.reserve(bytes_.size() + n * sizeof(S));
+        for (std::size_t i = 0; i < n; ++i) put(std::bit_cast<U>(p[i]), sizeof(S));
+    }
+    /// A `str`: u32 length and the bytes. \throws lamina::error for a name the format cannot hold.
+    void str(std::string_view s) {
+        if (s.size() > max_name_length)
+            throw error("lamina: cannot save the name '" + std::string(s.substr(0, 40)) + "...': longer than " +
+                        std::to_string(max_name_length) + " bytes");
+        for (const char c : s)
+            if (c < 0x20 || c > 0x7E)
+                throw error("lamina: cannot save the name '" + std::string(s) + "': not printable ASCII");
+        u32(static_cast<std::uint32_t>(s.size()));
+        for (const char c : s) bytes_.push_back(static_cast<std::byte>(c));
+    }
+    /// Overwrites 8 bytes at `offset` with `v`.
+    void patch_u64(std::size_t offset, std::uint64_t v) {
+        for (int i = 0; i < 8; ++i)
+            bytes_[offset + std::size_t(i)] = std::byte(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    std::vector<std::byte>& bytes() { return bytes_; }
+
+private:
+    void put(std::uint64_t v, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) bytes_.push_back(std::byte(static_cast<std::uint8_t>(v >> (8 * i))));
+    }
+    std::vector<std::byte> bytes_;
+};
+
+/// Reads little-endian fields from [pos, end) of a byte span; every shortfall and every
+/// malformed value is an `io_error` "lamina::load_model: '<name>': <what> at byte <offset>".
+class LittleEndianReader {
+public:
+    LittleEndianReader(std::span<const std::byte> bytes, std::size_t pos, std::size_t end, std::string_view name)
+        : bytes_(bytes), pos_(pos), end_(end), name_(name) {}
+
+    std::size_t pos() const { return pos_; }
+    std::size_t left() const { return end_ - pos_; }
+
+    /// Throws io_error "lamina::load_model: '<name>': <parts...>".
+    template <class... Parts>
+    [[noreturn]] void fail(const Parts&... parts) const {
+        raise_io_error(model_reader, name_, parts...);
+    }
+
+    /// Fails unless `n` more bytes of `what` fit before the end of the body.
+    void need(std::uint64_t n, std::string_view what) const {
+        if (n > left())
+            fail("truncated or malformed file: ", what, " at byte ", pos_, " needs ", n,
+                 " bytes, but the data ends at byte ", end_);
+    }
+
+    std::uint8_t u8(std::string_view what) { return std::uint8_t(get(1, what)); }
+    std::uint32_t u32(std::string_view what) { return std::uint32_t(get(4, what)); }
+    std::uint64_t u64(std::string_view what) { return get(8, what); }
+    std::int64_t i64(std::string_view what) { return static_cast<std::int64_t>(get(8, what)); }
+    double f64(std::string_view what) { return std::bit_cast<double>(get(8, what)); }
+
+    /// A `str` of printable ASCII, at most `max_name_length` bytes.
+    std::string str(std::string_view what) {
+        const std::size_t at = pos_;
+        const std::uint32_t n = u32(what);
+        if (n > max_name_length)
+            fail(what, " at byte ", at, " is ", n, " bytes long: expected at most ", max_name_length);
+        need(n, what);
+        std::string s(n, '\0');
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const auto c = std::to_integer<unsigned char>(bytes_[pos_ + i]);
+            if (c < 0x20 || c > 0x7E)
+                fail(what, " at byte ", at, " holds byte ", unsigned(c), " at byte ", pos_ + i,
+                     ": expected printable ASCII");
+            s[i] = char(c);
+        }
+        pos_ += n;
+        return s;
+    }
+
+    /// `n` scalars into a vector, after checking that the file holds them.
+    template <Scalar S>
+    Vector<S> scalars(std::uint64_t n, std::string_view what) {
+        if (n > left() / sizeof(S))
+            fail("truncated or malformed file: ", what, " at byte ", pos_, " promises ", n, " values of ", sizeof(S),
+                 " bytes, but only ", left(), " bytes are left before the checksum");
+        Vector<S> v(static_cast<Index>(n));
+        using U = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+        for (Index i = 0; i < v.size(); ++i) v[i] = std::bit_cast<S>(static_cast<U>(get(sizeof(S), what)));
+        return v;
+    }
+
+private:
+    std::uint64_t get(std::size_t n, std::string_view what) {
+        need(n, what);
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            v |= std::uint64_t(std::to_integer<std::uint8_t>(bytes_[pos_ + i])) << (8 * i);
+        pos_ += n;
+        return v;
+    }
+
+    std::span<const std::byte> bytes_;
+    std::size_t pos_, end_;
+    std::string_view name_;
+};
+
+/// What a file of another kind begins with, for the wrong-magic message.
+inline std::string_view what_file_is(std::span<const std::byte> b) {
+    const auto starts = [&](std::string_view s) {
+        if (b.size() < s.size()) return false;
+        for (std::size_t i = 0; i < s.size(); ++i)
+            if (std::to_integer<unsigned char>(b[i]) != static_cast<unsigned char>(s[i])) return false;
+        return true;
+    };
+    if (starts("PK\x03\x04") || starts("PK\x05\x06")) return "a zip archive (weights in .npz? use load_weights)";
+    if (starts("\x93NUMPY")) return "a NumPy .npy array";
+    if (starts("\x89HDF\r\n\x1A\n")) return "an HDF5 file (Keras .h5 models are not supported)";
+    if (starts("\x1F\x8B")) return "gzip-compressed data (gunzip it first)";
+    if (starts("\x89PNG")) return "a PNG image";
+    return "";
+}
+
+}  // namespace detail
+
+/// The bytes of a model file holding `record` (format version 1, little-endian, with
+/// its checksum).
+/// \throws lamina::error if a name in `record` is over 1024 bytes or not printable ASCII,
+///         or its random state is not a list of numbers.
+template <Scalar S>
+[[nodiscard]] std::vector<std::byte> encode_model(const ModelRecord<S>& record) {
+    detail::LittleEndianWriter w;
+    for (const unsigned char c : model_magic) w.u8(c);
+    w.u32(model_format_version);
+    w.u32(sizeof(S));
+    w.u64(0);  // the file size, patched below
+    w.u32(static_cast<std::uint32_t>(record.layers.size()));
+    for (const auto& layer : record.layers) {
+        w.str(layer.kind);
+        if (layer.kind == "Dense") {
+            w.u64(static_cast<std::uint64_t>(layer.input_dim));
+            w.u64(static_cast<std::uint64_t>(layer.units));
+        } else {
+            w.str(layer.activation);
+        }
+    }
+    w.u8(record.compiled ? 1 : 0);
+    if (record.compiled) {
+        w.str(record.loss);
+        w.u32(static_cast<std::uint32_t>(record.metrics.size()));
+        for (const auto& m : record.metrics) w.str(m);
+        w.str(record.optimizer.name);
+        w.u32(static_cast<std::uint32_t>(record.optimizer.hyperparameters.size()));
+        for (const auto& [name, value] : record.optimizer.hyperparameters) {
+            w.str(name);
+            w.f64(value);
+        }
+        w.i64(record.optimizer_state.iterations);
+        w.u32(static_cast<std::uint32_t>(record.optimizer_state.slots.size()));
+        for (const auto& [name, values] : record.optimizer_state.slots) {
+            w.str(name);
+            w.u64(static_cast<std::uint64_t>(values.size()));
+            w.scalars(values.data(), std::size_t(values.size()));
+        }
+    }
+    std::vector<std::uint64_t> numbers;
+    {
+        std::istringstream in(record.random_state);
+        std::uint64_t v = 0;
+        while (in >> v) numbers.push_back(v);
+        if (!in.eof()) throw error("lamina: cannot save the random state: it is not a list of numbers");
+    }
+    w.u32(static_cast<std::uint32_t>(numbers.size()));
+    for (const auto v : numbers) w.u64(v);
+    w.u64(static_cast<std::uint64_t>(record.weights.size()));
+    w.scalars(record.weights.data(), std::size_t(record.weights.size()));
+
+    auto& bytes = w.bytes();
+    w.patch_u64(16, bytes.size() + 4);
+    const std::uint32_t crc = crc32(bytes);
+    w.u32(crc);
+    return std::move(bytes);
+}
+
+/// Reads a whole model file from memory, checking everything (see the format above).
+/// Allocates nothing that the file's size does not account for.
+/// \param bytes the file's bytes.
+/// \param name what error messages call the data (the file name).
+/// \throws lamina::io_error "lamina::load_model: '<name>': <problem>", with the byte offset
+///         where one applies, for a file that is not exactly one well-formed model file of
+///         scalar type `S` (wrong magic, newer or invalid version, truncated, trailing bytes,
+///         checksum mismatch, a float file read as double or the reverse, an unknown layer
+///         kind or activation, layer sizes that do not chain or overflow, counts that do not
+///         match the layers).
+template <Scalar S>
+[[nodiscard]] ModelRecord<S> decode_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
+    const std::size_t size = bytes.size();
+    detail::LittleEndianReader head(bytes, 0, size, name);
+    if (size < sizeof(model_magic))
+        head.fail("not a lamina model file: it holds ", size, " bytes, too short for the 8-byte magic");
+    if (std::memcmp(bytes.data(), model_magic, sizeof(model_magic)) != 0) {
+        const auto what = detail::what_file_is(bytes);
+        head.fail("not a lamina model file: wrong magic at byte 0 (expected 89 4C 4D 4E 0D 0A 1A 0A)",
+                  what.empty() ? "" : "; it looks like ", what);
+    }
+    constexpr std::size_t min_size = detail::model_header_size + 4;
+    if (size < min_size)
+        head.fail("truncated file: it holds ", size, " bytes, fewer than the ", min_size,
+                  " of a header and a checksum");
+    detail::LittleEndianReader header(bytes, 8, detail::model_header_size, name);
+    const std::uint32_t version = header.u32("the format version");
+    if (version == 0) head.fail("invalid format version 0 at byte 8");
+    if (version > model_format_version)
+        head.fail("format version ", version, " at byte 8 is newer than this lamina reads (", model_format_version,
+                  "): load it with a newer lamina");
+    const std::uint32_t tag = header.u32("the scalar tag");
+    const std::uint64_t stored_size = header.u64("the file size");
+    if (stored_size > size)
+        head.fail("truncated file: the header (byte 16) gives its size as ", stored_size, " bytes, but it holds only ",
+                  size);
+    if (stored_size < size)
+        head.fail(size - stored_size, " trailing bytes: the header (byte 16) gives the file's size as ", stored_size,
+                  " bytes, but it holds ", size);
+    const std::size_t body_end = size - 4;
+    detail::LittleEndianReader tail(bytes, body_end, size, name);
+    const std::uint32_t stored_crc = tail.u32("the checksum");
+    const std::uint32_t actual_crc = crc32(bytes.first(body_end));
+    if (stored_crc != actual_crc) {
+        std::ostringstream s;
+        s << std::hex << std::uppercase << "computed 0x" << actual_crc << ", stored 0x" << stored_crc;
+        head.fail("checksum mismatch: the file is damaged (CRC-32 of bytes [0, ", body_end, "): ", s.str(), " at byte ",
+                  body_end, ")");
+    }
+    const auto type_name = [](std::uint32_t t) { return t == 4 ? "float (4-byte)" : "double (8-byte)"; };
+    if (tag != 4 && tag != 8) head.fail("unknown scalar tag ", tag, " at byte 12: expected 4 (float) or 8 (double)");
+    if (tag != sizeof(S))
+        head.fail("the file holds ", type_name(tag), " weights, but was loaded as ", type_name(sizeof(S)),
+                  "; lamina does not convert: load it with load_model<", tag == 4 ? "float" : "double", ">");
+
+    ModelRecord<S> record;
+    detail::LittleEndianReader r(bytes, detail::model_header_size, body_end, name);
+    // Layers: kinds, sizes that chain, and a parameter count the file can hold.
+    const std::size_t layers_at = r.pos();
+    const std::uint32_t layer_count = r.u32("the layer count");
+    if (layer_count > r.left() / 8)
+        r.fail("the layer count ", layer_count, " at byte ", layers_at, " is more than the ", r.left(),
+               " bytes left can describe");
+    record.layers.reserve(layer_count);
+    const std::uint64_t max_params = (size - min_size) / sizeof(S);
+    std::uint64_t params = 0;
+    Index width = 0;  // the previous layer's output width
+    for (std::uint32_t i = 0; i < layer_count; ++i) {
+        const std::string where = "layer " + std::to_string(i);
+        const std::size_t at = r.pos();
+        LayerRecord layer;
+        layer.kind = r.str(where + " kind");
+        if (layer.kind == "Dense") {
+            const std::uint64_t in = r.u64(where + " input_dim"), units = r.u64(where + " units");
+            if (in == 0 || units == 0 || in > max_params || units > max_params)
+                r.fail(where, " (Dense, at byte ", at, ") is ", in, " x ", units,
+                       ": expected sizes from 1 to what the file can hold (", max_params, " weights)");
+            if (i > 0 && Index(in) != width)
+                r.fail(where, " (Dense, at byte ", at, ") takes input_dim ", in, " but the layer before outputs ",
+                       width);
+            const std::uint64_t count = (in + 1) * units;  // may wrap: checked by the division
+            if (count / units != in + 1 || count > max_params - params)
+                r.fail(where, " (Dense, at byte ", at, ") has (", in, " + 1) x ", units,
+                       " weights, more than the file's size can hold (", max_params, " in all)");
+            params += count;
+            layer.input_dim = Index(in);
+            layer.units = Index(units);
+            width = Index(units);
+        } else if (layer.kind == "Activation") {
+            if (i == 0) r.fail(where, " (at byte ", at, ") is an Activation: the first layer must be Dense");
+            layer.activation = r.str(where + " activation");
+            const activation known[] = {activation::linear, activation::sigmoid, activation::tanh, activation::relu,
+                                        activation::softmax};
+            bool found = false;
+            for (const auto a : known) found = found || to_string(a) == layer.activation;
+            if (!found)
+                r.fail(where, " (at byte ", at, ") has the unknown activation '", layer.activation,
+                       "'; known: linear, sigmoid, tanh, relu, softmax");
+        } else {
+            r.fail(where, " at byte ", at, " is of the unknown kind '", layer.kind, "'; known: Dense, Activation");
+        }
+        record.layers.push_back(std::move(layer));
+    }
+
+    const std::size_t compiled_at = r.pos();
+    const std::uint8_t compiled = r.u8("the compiled flag");
+    if (compiled > 1)
+        r.fail("the compiled flag at byte ", compiled_at, " is ", unsigned(compiled), ": expected 0 or 1");
+    record.compiled = compiled == 1;
+    if (record.compiled) {
+        if (layer_count == 0) r.fail("the compiled flag at byte ", compiled_at, " is set for a model with no layers");
+        record.loss = r.str("the loss");
+        const std::size_t metrics_at = r.pos();
+        const std::uint32_t metrics = r.u32("the metric count");
+        if (metrics > r.left() / 4)
+            r.fail("the metric count ", metrics, " at byte ", metrics_at, " is more than the file can hold");
+        for (std::uint32_t i = 0; i < metrics; ++i) record.metrics.push_back(r.str("a metric"));
+        record.optimizer.name = r.str("the optimizer");
+        const std::size_t hp_at = r.pos();
+        const std::uint32_t hps = r.u32("the hyperparameter count");
+        if (hps > r.left() / 12)
+            r.fail("the hyperparameter count ", hps, " at byte ", hp_at, " is more than the file can hold");
+        for (std::uint32_t i = 0; i < hps; ++i) {
+            std::string hp = r.str("a hyperparameter name");
+            const double value = r.f64("hyperparameter '" + hp + "'");
+            record.optimizer.hyperparameters.emplace_back(std::move(hp), value);
+        }
+        const std::size_t it_at = r.pos();
+        record.optimizer_state.iterations = r.i64("the optimizer's iterations");
+        if (record.optimizer_state.iterations < 0)
+            r.fail("the optimizer's iterations at byte ", it_at, " are ", record.optimizer_state.iterations,
+                   ": expected >= 0");
+        const std::size_t slots_at = r.pos();
+        const std::uint32_t slots = r.u32("the slot count");
+        if (slots > r.left() / 12)
+            r.fail("the slot count ", slots, " at byte ", slots_at, " is more than the file can hold");
+        for (std::uint32_t i = 0; i < slots; ++i) {
+            std::string slot = r.str("a slot name");
+            const std::size_t n_at = r.pos();
+            const std::uint64_t n = r.u64("slot '" + slot + "' length");
+            if (n != params)
+                r.fail("slot '", slot, "' at byte ", n_at, " holds ", n, " values, but the layers have ", params,
+                       " parameters");
+            Vector<S> values = r.scalars<S>(n, "slot '" + slot + "'");
+            record.optimizer_state.slots.emplace_back(std::move(slot), std::move(values));
+        }
+    }
+
+    const std::size_t random_at = r.pos();
+    const std::uint32_t numbers = r.u32("the random state's length");
+    if (numbers == 0 || numbers > 4096)
+        r.fail("the random state at byte ", random_at, " has ", numbers, " numbers: expected 1 to 4096");
+    r.need(std::uint64_t(numbers) * 8, "the random state");
+    for (std::uint32_t i = 0; i < numbers; ++i) {
+        if (i > 0) record.random_state += ' ';
+        record.random_state += std::to_string(r.u64("the random state"));
+    }
+
+    const std::size_t weights_at = r.pos();
+    const std::uint64_t count = r.u64("the weight count");
+    if (count != params)
+        r.fail("the weight count at byte ", weights_at, " is ", count, ", but the layers have ", params, " parameters");
+    record.weights = r.scalars<S>(count, "the weights");
+    if (r.left() != 0)
+        r.fail(r.left(), " bytes after the weights, from byte ", r.pos(), ": expected the checksum at byte ", body_end);
+    return record;
+}
+
+}  // namespace lamina::io

@@ -1,0 +1,683 @@
+// SPDX-License-Identifier: MIT
+// lamina: NumPy's .npy arrays and .npz archives (zip), to trade weights with Python.
+#pragma once
+
+/*
+What lamina writes and reads (see NumPy's "NEP 1: a simple file format for NumPy arrays"
+and PKWARE's APPNOTE.TXT for the zip format):
+
+- An `.npy` array: the magic "\x93NUMPY", version 1.0 (lamina also reads 2.0 and 3.0), the
+  header length (u16 little-endian; u32 from 2.0), a header that is a Python dict literal
+  `{'descr': '<f4', 'fortran_order': False, 'shape': (784, 100), }` padded with spaces and
+  a newline so that the data starts at a multiple of 64 bytes, then the elements.
+  lamina writes little-endian float32 ('<f4') or float64 ('<f8') in C order; it reads any
+  byte order ('<', '>', '=', '|') and Fortran order, but only float32 and float64 into
+  weights (other dtypes are read but `npy_values` refuses them).
+- An `.npz` archive: a zip file of such arrays, one entry "<key>.npy" per array, as
+  `numpy.savez` writes (stored) and `numpy.savez_compressed` writes (deflated). lamina
+  writes stored entries (no compression, a fixed 1980-01-01 timestamp, so the same weights
+  give the same bytes), without zip64 (archives up to 4 GiB). It reads stored entries,
+  deflated ones when built with zlib (LAMINA_HAVE_ZLIB), zip64 sizes and offsets, and checks
+  every entry's CRC-32.
+
+Reading never trusts a size it has not seen the data for: every length and offset is
+checked against the archive's size before anything is allocated, and deflated data is
+allocated as it inflates.
+*/
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(LAMINA_HAVE_ZLIB)
+#include <zlib.h>
+#endif
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/io/crc32.hpp>
+#include <lamina/io/file.hpp>
+
+namespace lamina::io {
+
+/// One NumPy array as an .npy file holds it: its dtype string, its memory order, its shape
+/// and its elements' bytes exactly as stored (in the dtype's byte order).
+struct NpyArray {
+    /// NumPy's dtype string, e.g. "<f4" (little-endian float32) or "<f8".
+    std::string descr;
+    /// True when the elements are stored in Fortran (column-major) order.
+    bool fortran_order = false;
+    /// The dimensions; empty for a 0-d (scalar) array.
+    std::vector<std::uint64_t> shape;
+    /// The elements' bytes: product(shape) x item size.
+    std::vector<std::byte> data;
+};
+
+/// One array of an .npz archive: its key (the entry's name without ".npy") and the array.
+struct NpzEntry {
+    std::string name;
+    NpyArray array;
+};
+
+namespace detail {
+
+inline constexpr std::string_view npz_reader = "lamina::io::read_npz";
+inline constexpr std::string_view npy_magic = "\x93NUMPY";
+
+inline std::uint64_t load_le(const std::byte* p, std::size_t n) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
+    return v;
+}
+
+inline void store_le(std::vector<std::byte>& out, std::uint64_t v, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) out.push_back(std::byte(static_cast<std::uint8_t>(v >> (8 * i))));
+}
+
+/// "(784, 100)" or "(100,)" or "()", as Python writes a tuple.
+inline std::string python_tuple(const std::vector<std::uint64_t>& shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+/// The bytes of one element of dtype `descr` ("<f4": 4), or 0 when lamina does not know
+/// the dtype. Known: [<>=|] then b, i, u, f or c, then the size in bytes.
+inline std::size_t item_size(std::string_view descr) {
+    if (descr.size() < 3 || descr.size() > 4 || std::string_view("<>=|").find(descr[0]) == std::string_view::npos ||
+        std::string_view("biufc").find(descr[1]) == std::string_view::npos)
+        return 0;
+    std::size_t n = 0;
+    for (const char c : descr.substr(2)) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + std::size_t(c - '0');
+    }
+    return n >= 1 && n <= 32 ? n : 0;
+}
+
+/// Parses an .npy header, the Python dict literal
+/// `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`, keys in any order.
+class NpyHeaderParser {
+public:
+    NpyHeaderParser(std::string_view text, std::string_view file, std::string_view entry)
+        : text_(text), file_(file), entry_(entry) {}
+
+    void parse(NpyArray& a) {
+        bool seen_descr = false, seen_order = false, seen_shape = false;
+        expect('{');
+        while (true) {
+            skip();
+            if (peek() == '}') break;
+            const std::string key = string_literal();
+            expect(':');
+            if (key == "descr" && !seen_descr) {
+                seen_descr = true;
+                skip();
+                if (peek() != '\'' && peek() != '"')
+                    fail("'descr' is not a simple dtype string (structured dtypes are not supported)");
+                a.descr = string_literal();
+            } else if (key == "fortran_order" && !seen_order) {
+                seen_order = true;
+                a.fortran_order = boolean();
+            } else if (key == "shape" && !seen_shape) {
+                seen_shape = true;
+                a.shape = tuple();
+            } else {
+                fail("unexpected or repeated key '", key, "'");
+            }
+            skip();
+            if (peek() == ',') {
+                ++pos_;
+                continue;
+            }
+            if (peek() != '}') fail("expected ',' or '}' at header character ", pos_);
+        }
+        ++pos_;
+        skip();
+        if (pos_ != text_.size()) fail("unexpected text after the header's closing '}' at character ", pos_);
+        if (!seen_descr || !seen_order || !seen_shape)
+            fail("the header lacks ", !seen_descr ? "'descr'" : !seen_order ? "'fortran_order'" : "'shape'");
+    }
+
+private:
+    template <class... Parts>
+    [[noreturn]] void fail(const Parts&... parts) const {
+        raise_io_error(npz_reader, file_, "array '", entry_, "': malformed .npy header: ", parts...);
+    }
+    char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+    void skip() {
+        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\t')) ++pos_;
+    }
+    void expect(char c) {
+        skip();
+        if (peek() != c) fail("expected '", c, "' at header character ", pos_);
+        ++pos_;
+    }
+    std::string string_literal() {
+        skip();
+        const char quote = peek();
+        if (quote != '\'' && quote != '"') fail("expected a string at header character ", pos_);
+        const std::size_t end = text_.find(quote, pos_ + 1);
+        if (end == std::string_view::npos || end - pos_ > 64)
+            fail("unterminated or overlong string at header character ", pos_);
+        std::string s(text_.substr(pos_ + 1, end - pos_ - 1));
+        if (s.find('\\') != std::string::npos) fail("escapes in strings are not supported");
+        pos_ = end + 1;
+        return s;
+    }
+    bool boolean() {
+        skip();
+        if (text_.substr(pos_, 4) == "True") return pos_ += 4, true;
+        if (text_.substr(pos_, 5) == "False") return pos_ += 5, false;
+        fail("expected True or False at header character ", pos_);
+    }
+    std::vector<std::uint64_t> tuple() {
+        expect('(');
+        std::vector<std::uint64_t> dims;
+        while (true) {
+            skip();
+            if (peek() == ')') break;
+            if (peek() < '0' || peek() > '9') fail("expected a dimension at header character ", pos_);
+            std::uint64_t d = 0;
+            while (peek() >= '0' && peek() <= '9') {
+                const auto digit = std::uint64_t(peek() - '0');
+                if (d > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) fail("a dimension overflows");
+                d = d * 10 + digit;
+                ++pos_;
+            }
+            if (peek() == 'L') ++pos_;  // Python 2 wrote long integers so
+            if (dims.size() == 64) fail("more than 64 dimensions");
+            dims.push_back(d);
+            skip();
+            if (peek() == ',') {
+                ++pos_;
+                continue;
+            }
+            if (peek() != ')') fail("expected ',' or ')' at header character ", pos_);
+        }
+        ++pos_;
+        return dims;
+    }
+
+    std::string_view text_, file_, entry_;
+    std::size_t pos_ = 0;
+};
+
+/// The byte count of `shape`'s elements of `item` bytes, or fails when it overflows 64 bits.
+inline std::uint64_t data_bytes(const std::vector<std::uint64_t>& shape, std::size_t item, std::string_view file,
+                                std::string_view entry) {
+    for (const auto d : shape)
+        if (d == 0) return 0;
+    std::uint64_t bytes = item;
+    for (const auto d : shape) {
+        if (bytes > std::numeric_limits<std::uint64_t>::max() / d)
+            raise_io_error(npz_reader, file, "array '", entry, "': its shape ", python_tuple(shape), " of ", item,
+                           "-byte elements overflows: no file can hold it");
+        bytes *= d;
+    }
+    return bytes;
+}
+
+/// One entry of the zip central directory.
+struct ZipEntry {
+    std::string name;
+    std::uint16_t method = 0, flags = 0;
+    std::uint32_t crc = 0;
+    std::uint64_t compressed = 0, size = 0, local_offset = 0;
+};
+
+#if defined(LAMINA_HAVE_ZLIB)
+/// Inflates raw deflate data to exactly `size` bytes, growing the buffer as the data
+/// arrives (a directory's claimed size alone never allocates).
+inline std::vector<std::byte> inflate_raw(std::span<const std::byte> in, std::uint64_t size, std::string_view file,
+                                          std::string_view entry) {
+    z_stream z{};
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) raise_io_error(npz_reader, file, "zlib could not start inflating");
+    struct End {
+        z_stream* z;
+        ~End() { inflateEnd(z); }
+    } end{&z};
+    std::vector<std::byte> out;
+    std::size_t done = 0, pos = 0;
+    while (true) {
+        if (done == out.size()) {
+            if (out.size() >= size) {
+                // Full: the stream must end here without more output.
+                std::byte extra{};
+                z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + pos));
+                z.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size() - pos, 1u << 30));
+                z.next_out = reinterpret_cast<Bytef*>(&extra);
+                z.avail_out = 1;
+                const int rc = inflate(&z, Z_NO_FLUSH);
+                if (rc == Z_STREAM_END && z.avail_out == 1) break;
+                if (z.avail_out == 0)
+                    raise_io_error(npz_reader, file, "entry '", entry, "': the deflated data holds more than the ",
+                                   size, " bytes the directory gives");
+                raise_io_error(npz_reader, file, "entry '", entry,
+                               "': the deflated data is corrupt or truncated after ", size,
+                               " bytes (no end-of-stream marker)");
+            }
+            out.resize(std::size_t(std::min<std::uint64_t>(size, std::max<std::uint64_t>(2 * out.size(), 1 << 16))));
+        }
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + pos));
+        const auto avail_in = static_cast<uInt>(std::min<std::size_t>(in.size() - pos, 1u << 30));
+        const auto avail_out = static_cast<uInt>(std::min<std::size_t>(out.size() - done, 1u << 30));
+        z.avail_in = avail_in;
+        z.next_out = reinterpret_cast<Bytef*>(out.data() + done);
+        z.avail_out = avail_out;
+        const int rc = inflate(&z, Z_NO_FLUSH);
+        pos += avail_in - z.avail_in;
+        done += avail_out - z.avail_out;
+        if (rc == Z_STREAM_END) {
+            if (done != size)
+                raise_io_error(npz_reader, file, "entry '", entry, "': the deflated data holds ", done,
+                               " bytes, but the directory gives ", size);
+            break;
+        }
+        if (rc == Z_BUF_ERROR && z.avail_out != 0)
+            raise_io_error(npz_reader, file, "entry '", entry, "': the deflated data is truncated: it ends after ",
+                           done, " of its ", size, " bytes");
+        if (rc != Z_OK && rc != Z_BUF_ERROR)
+            raise_io_error(npz_reader, file, "entry '", entry,
+                           "': corrupt deflated data (zlib: ", z.msg ? z.msg : "error " + std::to_string(rc),
+                           ") at compressed byte ", pos);
+        if (rc == Z_OK && avail_in == z.avail_in && avail_out == z.avail_out)
+            raise_io_error(npz_reader, file, "entry '", entry, "': the deflated data ends before its ", size, " bytes");
+    }
+    out.resize(done);
+    return out;
+}
+#endif
+
+}  // namespace detail
+
+/// The .npy file (format version 1.0) of `array`.
+/// \throws lamina::error if the header would exceed 65535 bytes (over 64 dimensions) or
+///         the data's size does not match the shape and dtype.
+[[nodiscard]] inline std::vector<std::byte> encode_npy(const NpyArray& array) {
+    const std::size_t item = detail::item_size(array.descr);
+    std::uint64_t count = 1;
+    for (const auto d : array.shape) count *= d;
+    if (item == 0 || array.shape.size() > 64 || count * item != array.data.size())
+        throw error("lamina::io::encode_npy: the dtype '" + array.descr + "' and shape " +
+                    detail::python_tuple(array.shape) + " do not describe the " + std::to_string(array.data.size()) +
+                    " bytes of data");
+    std::string header = "{'descr': '" + array.descr +
+                         "', 'fortran_order': " + (array.fortran_order ? "True" : "False") +
+                         ", 'shape': " + detail::python_tuple(array.shape) + ", }";
+    // Pad with spaces and end with a newline so that the data starts at a multiple of 64.
+    const std::size_t unpadded = detail::npy_magic.size() + 4 + header.size() + 1;
+    header.append((64 - unpadded % 64) % 64, ' ');
+    header += '\n';
+    std::vector<std::byte> out;
+    out.reserve(10 + header.size() + array.data.size());
+    for (const char c : detail::npy_magic) out.push_back(static_cast<std::byte>(c));
+    out.push_back(std::byte{1});
+    out.push_back(std::byte{0});
+    detail::store_le(out, header.size(), 2);
+    for (const char c : header) out.push_back(static_cast<std::byte>(c));
+    out.insert(out.end(), array.data.begin(), array.data.end());
+    return out;
+}
+
+/// Reads one .npy file from memory (versions 1.0, 2.0 and 3.0).
+/// \param bytes the file's bytes.
+/// \param file what error messages call the file (or the archive holding it).
+/// \param entry what error messages call the array.
+/// \throws lamina::io_error naming the file, the array and the problem for a wrong magic,
+///         an unknown version, a malformed header or dtype, or data whose size differs
+///         from what the shape and dtype need.
+[[nodiscard]] inline NpyArray decode_npy(std::span<const std::byte> bytes, std::string_view file = "<memory>",
+                                         std::string_view entry = "<array>") {
+    using detail::npz_reader;
+    using detail::raise_io_error;
+    if (bytes.size() < 10 || std::memcmp(bytes.data(), detail::npy_magic.data(), 6) != 0)
+        raise_io_error(npz_reader, file, "array '", entry, "' is not a .npy array (wrong magic at byte 0)");
+    const auto major = std::to_integer<unsigned>(bytes[6]), minor = std::to_integer<unsigned>(bytes[7]);
+    if (major < 1 || major > 3 || minor != 0)
+        raise_io_error(npz_reader, file, "array '", entry, "': .npy format version ", major, ".", minor,
+                       " at byte 6: expected 1.0, 2.0 or 3.0");
+    const std::size_t len_size = major == 1 ? 2 : 4;
+    if (bytes.size() < 6 + 2 + len_size) raise_io_error(npz_reader, file, "array '", entry, "': truncated .npy header");
+    const std::uint64_t header_len = detail::load_le(bytes.data() + 8, len_size);
+    const std::size_t start = 8 + len_size;
+    if (header_len > bytes.size() - start)
+        raise_io_error(npz_reader, file, "array '", entry, "': the .npy header length ", header_len,
+                       " at byte 8 runs past the ", bytes.size(), " bytes of the array (truncated)");
+    std::string_view text(reinterpret_cast<const char*>(bytes.data() + start), std::size_t(header_len));
+    for (const char c : text)
+        if ((c < 0x20 || c > 0x7E) && c != '\n' && c != '\t')
+            raise_io_error(npz_reader, file, "array '", entry, "': the .npy header holds a byte that is not text");
+    NpyArray a;
+    detail::NpyHeaderParser(text, file, entry).parse(a);
+    const std::size_t item = detail::item_size(a.descr);
+    if (item == 0)
+        raise_io_error(npz_reader, file, "array '", entry, "': unsupported dtype '", a.descr,
+                       "' (lamina reads booleans, integers, floats and complex numbers)");
+    const std::uint64_t data_start = start + header_len, available = bytes.size() - data_start;
+    const std::uint64_t need = detail::data_bytes(a.shape, item, file, entry);
+    if (need != available)
+        raise_io_error(npz_reader, file, "array '", entry, "': shape ", detail::python_tuple(a.shape), " of '", a.descr,
+                       "' needs ", need, " bytes of data from byte ", data_start, ", but the array holds ", available,
+                       need > available ? " (truncated)" : " (trailing bytes)");
+    a.data.assign(bytes.begin() + std::ptrdiff_t(data_start), bytes.end());
+    return a;
+}
+
+/// A C-order little-endian .npy array of float32 ('<f4') or float64 ('<f8') holding
+/// `values` with the given shape (whose product must be `values.size()`).
+/// \throws std::invalid_argument if the shape does not match the value count.
+template <Scalar S>
+[[nodiscard]] NpyArray make_npy(std::span<const S> values, std::vector<std::uint64_t> shape) {
+    static_assert(sizeof(S) == 4 || sizeof(S) == 8, "float32 or float64 only");
+    std::uint64_t count = 1;
+    for (const auto d : shape) count *= d;
+    if (count != values.size())
+        throw std::invalid_argument("lamina::io::make_npy: shape " + detail::python_tuple(shape) + " does not hold " +
+                                    std::to_string(values.size()) + " values");
+    NpyArray a{sizeof(S) == 4 ? "<f4" : "<f8", false, std::move(shape), {}};
+    a.data.reserve(values.size() * sizeof(S));
+    using U = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+    for (const S v : values) detail::store_le(a.data, std::bit_cast<U>(v), sizeof(S));
+    return a;
+}
+
+/// NumPy's name of scalar type `S`: "float32" or "float64".
+template <Scalar S>
+[[nodiscard]] constexpr std::string_view numpy_type_name() noexcept {
+    return sizeof(S) == 4 ? "float32" : "float64";
+}
+
+/// The elements of `array` as `S`, in C (row-major) order whatever the array's order,
+/// in host byte order.
+/// \param array an array of float32 (for `float`) or float64 (for `double`), either byte order.
+/// \param file, entry what error messages call the file and the array.
+/// \param where the function error messages name.
+/// \throws lamina::io_error "<where>: '<file>': ..." naming the array, its dtype and the one
+///         expected if the dtype is not exactly `S`'s (lamina does not convert).
+template <Scalar S>
+[[nodiscard]] std::vector<S> npy_values(const NpyArray& array, std::string_view file, std::string_view entry,
+                                        std::string_view where = "lamina::io::npy_values") {
+    const bool floating = array.descr.size() == 3 && array.descr[1] == 'f' && array.descr[0] != '|';
+    if (!floating || detail::item_size(array.descr) != sizeof(S)) {
+        const std::string want = sizeof(S) == 4 ? "float32" : "float64";
+        detail::raise_io_error(where, file, "array '", entry, "' has dtype '", array.descr, "', but the model is of ",
+                               want, " ('<f", sizeof(S), "'); lamina does not convert: use ", "array.astype(numpy.",
+                               want, ") in Python");
+    }
+    // '<' little-endian, '>' big-endian, '=' the host's order.
+    const bool big = array.descr[0] == '>' || (array.descr[0] == '=' && std::endian::native == std::endian::big);
+    using U = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+    const std::size_t n = array.data.size() / sizeof(S);
+    std::vector<S> stored(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::byte* p = array.data.data() + i * sizeof(S);
+        std::uint64_t u = 0;
+        for (std::size_t b = 0; b < sizeof(S); ++b)
+            u |= std::uint64_t(std::to_integer<std::uint8_t>(p[b])) << (8 * (big ? sizeof(S) - 1 - b : b));
+        stored[i] = std::bit_cast<S>(static_cast<U>(u));
+    }
+    if (!array.fortran_order || array.shape.size() < 2) return stored;
+    // Fortran order: element (i0, ..., ik) is at i0 + d0 * (i1 + d1 * (...)). Walk the C
+    // order with a counter, keeping the Fortran offset up to date.
+    std::vector<S> c_order(n);
+    const std::size_t rank = array.shape.size();
+    std::vector<std::uint64_t> index(rank, 0), stride(rank, 1);
+    for (std::size_t k = 1; k < rank; ++k) stride[k] = stride[k - 1] * array.shape[k - 1];
+    std::uint64_t offset = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        c_order[i] = stored[std::size_t(offset)];
+        for (std::size_t k = rank; k-- > 0;) {  // the last index moves fastest in C order
+            offset += stride[k];
+            if (++index[k] < array.shape[k]) break;
+            offset -= stride[k] * array.shape[k];
+            index[k] = 0;
+        }
+    }
+    return c_order;
+}
+
+/// The bytes of an .npz archive (a zip file of stored, uncompressed entries, each
+/// "<name>.npy") holding `entries` in order, as `numpy.savez` writes one.
+/// \throws lamina::error for an empty, duplicate, over-long or non-ASCII name, or an
+///         archive over 4 GiB (which would need zip64).
+[[nodiscard]] inline std::vector<std::byte> encode_npz(const std::vector<NpzEntry>& entries) {
+    using detail::store_le;
+    std::vector<std::byte> out, directory;
+    std::uint16_t count = 0;
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+        const auto& entry = entries[k];
+        const std::string name = entry.name + ".npy";
+        bool ok = !entry.name.empty() && name.size() < 256;
+        for (const char c : name) ok = ok && c > 0x20 && c < 0x7F;
+        for (std::size_t j = 0; ok && j < k; ++j) ok = entries[j].name != entry.name;
+        if (!ok || entries.size() > 0xFFFF)
+            throw error("lamina::io::encode_npz: cannot store the array name '" + entry.name +
+                        "' (empty, repeated, over 250 bytes or not printable ASCII without spaces)");
+        const std::vector<std::byte> npy = encode_npy(entry.array);
+        const std::uint64_t offset = out.size();
+        if (npy.size() > 0xFFFFFFF0u || offset > 0xFFFFFFF0u - npy.size() - 4096)
+            throw error("lamina::io::encode_npz: the archive would exceed 4 GiB, which needs zip64 (not written)");
+        const std::uint32_t crc = crc32(npy);
+        // Local file header: version 2.0, no flags, stored, 1980-01-01 00:00 (DOS date 0x21).
+        store_le(out, 0x04034B50, 4);
+        store_le(out, 20, 2);
+        store_le(out, 0, 2);
+        store_le(out, 0, 2);
+        store_le(out, 0, 2);
+        store_le(out, 0x21, 2);
+        store_le(out, crc, 4);
+        store_le(out, npy.size(), 4);
+        store_le(out, npy.size(), 4);
+        store_le(out, name.size(), 2);
+        store_le(out, 0, 2);
+        for (const char c : name) out.push_back(static_cast<std::byte>(c));
+        out.insert(out.end(), npy.begin(), npy.end());
+        // Its central directory record.
+        store_le(directory, 0x02014B50, 4);
+        store_le(directory, 20, 2);
+        store_le(directory, 20, 2);
+        store_le(directory, 0, 2);
+        store_le(directory, 0, 2);
+        store_le(directory, 0, 2);
+        store_le(directory, 0x21, 2);
+        store_le(directory, crc, 4);
+        store_le(directory, npy.size(), 4);
+        store_le(directory, npy.size(), 4);
+        store_le(directory, name.size(), 2);
+        store_le(directory, 0, 2);  // extra
+        store_le(directory, 0, 2);  // comment
+        store_le(directory, 0, 2);  // disk
+        store_le(directory, 0, 2);  // internal attributes
+        store_le(directory, 0, 4);  // external attributes
+        store_le(directory, offset, 4);
+        for (const char c : name) directory.push_back(static_cast<std::byte>(c));
+        ++count;
+    }
+    const std::uint64_t directory_offset = out.size();
+    out.insert(out.end(), directory.begin(), directory.end());
+    // End of central directory.
+    store_le(out, 0x06054B50, 4);
+    store_le(out, 0, 2);
+    store_le(out, 0, 2);
+    store_le(out, count, 2);
+    store_le(out, count, 2);
+    store_le(out, directory.size(), 4);
+    store_le(out, directory_offset, 4);
+    store_le(out, 0, 2);
+    return out;
+}
+
+/// Reads an .npz archive from memory: every entry must be "<name>.npy", stored or (with
+/// zlib) deflated, with a matching CRC-32.
+/// \param bytes the archive's bytes.
+/// \param file what error messages call the archive.
+/// \returns the arrays in the order of the zip directory, names without ".npy".
+/// \throws lamina::io_error "lamina::io::read_npz: '<file>': <problem>" with the byte offset
+///         where one applies: not a zip file, a truncated or inconsistent directory, a
+///         multi-disk or encrypted archive, an unsupported compression method (deflate
+///         without zlib), a CRC mismatch, an entry that is not a .npy array, a repeated
+///         name, or a malformed .npy array.
+[[nodiscard]] inline std::vector<NpzEntry> decode_npz(std::span<const std::byte> bytes,
+                                                      std::string_view file = "<memory>") {
+    using detail::load_le;
+    using detail::npz_reader;
+    using detail::raise_io_error;
+    const std::size_t size = bytes.size();
+    const auto u = [&](std::uint64_t at, std::size_t n) { return load_le(bytes.data() + at, n); };
+    // The end-of-central-directory record: 22 bytes and a comment of up to 65535, at the end.
+    if (size < 22) raise_io_error(npz_reader, file, "not a zip archive: ", size, " bytes are too few for one");
+    std::uint64_t eocd = size;
+    for (std::uint64_t at = size - 22 + 1; at-- > 0 && size - at <= 22 + 0xFFFF;) {
+        if (u(at, 4) == 0x06054B50 && at + 22 + u(at + 20, 2) == size) {
+            eocd = at;
+            break;
+        }
+    }
+    if (eocd == size) {
+        if (size >= 6 && std::memcmp(bytes.data(), detail::npy_magic.data(), 6) == 0)
+            raise_io_error(npz_reader, file,
+                           "this is a single .npy array, not an .npz archive (numpy.save, not numpy.savez)");
+        raise_io_error(npz_reader, file, "not a zip archive: no end-of-central-directory record",
+                       size >= 4 && u(0, 4) == 0x04034B50 ? " (truncated archive)" : "");
+    }
+    std::uint64_t entries = u(eocd + 10, 2), dir_size = u(eocd + 12, 4), dir_offset = u(eocd + 16, 4);
+    if (u(eocd + 4, 2) != 0 || u(eocd + 6, 2) != 0 || u(eocd + 8, 2) != entries)
+        raise_io_error(npz_reader, file, "multi-disk zip archives are not supported (end record at byte ", eocd, ")");
+    if (entries == 0xFFFF || dir_size == 0xFFFFFFFF || dir_offset == 0xFFFFFFFF) {
+        // Zip64: the locator sits just before the end record and points to the zip64 end record.
+        if (eocd < 20 || u(eocd - 20, 4) != 0x07064B50)
+            raise_io_error(npz_reader, file, "the end record at byte ", eocd,
+                           " needs zip64, but no zip64 locator precedes it");
+        const std::uint64_t at = u(eocd - 20 + 8, 8);
+        if (at > eocd - 20 || eocd - 20 - at < 56 || u(at, 4) != 0x06064B50)
+            raise_io_error(npz_reader, file, "the zip64 locator at byte ", eocd - 20, " points to byte ", at,
+                           ", where no zip64 end record is");
+        entries = u(at + 32, 8);
+        dir_size = u(at + 40, 8);
+        dir_offset = u(at + 48, 8);
+        eocd = at;
+    }
+    if (dir_offset > eocd || dir_size > eocd - dir_offset)
+        raise_io_error(npz_reader, file, "the central directory (", dir_size, " bytes at byte ", dir_offset,
+                       ") runs past the end record at byte ", eocd, " (truncated or damaged archive)");
+    if (entries > dir_size / 46)
+        raise_io_error(npz_reader, file, "the directory claims ", entries, " entries, more than its ", dir_size,
+                       " bytes can hold");
+
+    std::vector<detail::ZipEntry> directory;
+    directory.reserve(std::size_t(entries));
+    std::uint64_t at = dir_offset;
+    const std::uint64_t dir_end = dir_offset + dir_size;
+    for (std::uint64_t k = 0; k < entries; ++k) {
+        if (dir_end - at < 46 || u(at, 4) != 0x02014B50)
+            raise_io_error(npz_reader, file, "directory entry ", k, " at byte ", at,
+                           " is malformed (no signature 50 4B 01 02)");
+        detail::ZipEntry e;
+        e.flags = std::uint16_t(u(at + 8, 2));
+        e.method = std::uint16_t(u(at + 10, 2));
+        e.crc = std::uint32_t(u(at + 16, 4));
+        e.compressed = u(at + 20, 4);
+        e.size = u(at + 24, 4);
+        const std::uint64_t name_len = u(at + 28, 2), extra_len = u(at + 30, 2), comment_len = u(at + 32, 2);
+        e.local_offset = u(at + 42, 4);
+        if (46 + name_len + extra_len + comment_len > dir_end - at)
+            raise_io_error(npz_reader, file, "directory entry ", k, " at byte ", at, " runs past the directory's end");
+        e.name.assign(reinterpret_cast<const char*>(bytes.data() + at + 46), std::size_t(name_len));
+        // Zip64 extra field: the 64-bit values of the fields set to 0xFFFFFFFF, in this order.
+        for (std::uint64_t x = at + 46 + name_len, x_end = x + extra_len; x + 4 <= x_end;) {
+            const std::uint64_t id = u(x, 2), len = u(x + 2, 2);
+            if (len > x_end - x - 4)
+                raise_io_error(npz_reader, file, "directory entry ", k, ": an extra field at byte ", x,
+                               " runs past its end");
+            if (id == 0x0001) {
+                std::uint64_t y = x + 4;
+                for (std::uint64_t* field : {&e.size, &e.compressed, &e.local_offset}) {
+                    if (*field != 0xFFFFFFFF) continue;
+                    if (y + 8 > x + 4 + len)
+                        raise_io_error(npz_reader, file, "directory entry ", k, ": the zip64 field at byte ", x,
+                                       " is too short");
+                    *field = u(y, 8);
+                    y += 8;
+                }
+            }
+            x += 4 + len;
+        }
+        at += 46 + name_len + extra_len + comment_len;
+        directory.push_back(std::move(e));
+    }
+
+    std::vector<NpzEntry> out;
+    for (const auto& e : directory) {
+        if (e.name.size() <= 4 || e.name.substr(e.name.size() - 4) != ".npy")
+            raise_io_error(npz_reader, file, "entry '", e.name,
+                           "' is not a .npy array (its name does not end in .npy)");
+        std::string key = e.name.substr(0, e.name.size() - 4);
+        for (const auto& seen : out)
+            if (seen.name == key) raise_io_error(npz_reader, file, "entry '", e.name, "' appears twice");
+        if (e.flags & 1u) raise_io_error(npz_reader, file, "entry '", e.name, "' is encrypted");
+        const std::uint64_t local = e.local_offset;
+        if (local > size || size - local < 30 || u(local, 4) != 0x04034B50)
+            raise_io_error(npz_reader, file, "entry '", e.name, "': no local header at byte ", local);
+        const std::uint64_t data = local + 30 + u(local + 26, 2) + u(local + 28, 2);
+        if (data > size || e.compressed > size - data)
+            raise_io_error(npz_reader, file, "entry '", e.name, "': its ", e.compressed, " bytes of data at byte ",
+                           data, " run past the end of the ", size, "-byte archive (truncated)");
+        const auto raw = bytes.subspan(std::size_t(data), std::size_t(e.compressed));
+        std::vector<std::byte> content;
+        if (e.method == 0) {
+            if (e.size != e.compressed)
+                raise_io_error(npz_reader, file, "entry '", e.name, "' is stored but its sizes differ (", e.compressed,
+                               " and ", e.size, ")");
+            content.assign(raw.begin(), raw.end());
+        } else if (e.method == 8) {
+#if defined(LAMINA_HAVE_ZLIB)
+            content = detail::inflate_raw(raw, e.size, file, e.name);
+#else
+            raise_io_error(npz_reader, file, "entry '", e.name,
+                           "' is deflate-compressed (numpy.savez_compressed) and lamina ",
+                           "was built without zlib (LAMINA_HAVE_ZLIB); save it with numpy.savez, or rebuild with zlib");
+#endif
+        } else {
+            raise_io_error(npz_reader, file, "entry '", e.name, "' uses compression method ", e.method,
+                           "; lamina reads stored (0) and deflated (8) entries");
+        }
+        const std::uint32_t crc = crc32(content);
+        if (crc != e.crc) {
+            std::ostringstream s;
+            s << std::hex << std::uppercase << "computed 0x" << crc << ", the directory gives 0x" << e.crc;
+            raise_io_error(npz_reader, file, "entry '", e.name, "' at byte ", data, " is damaged: CRC-32 mismatch (",
+                           s.str(), ")");
+        }
+        NpyArray array = decode_npy(content, file, key);
+        out.push_back({std::move(key), std::move(array)});
+    }
+    return out;
+}
+
+/// Writes `entries` as an .npz archive at `path`, atomically (io::write_file_atomically).
+/// \throws lamina::io_error naming `path` if it cannot be written (nothing is left
+///         behind); lamina::error as `encode_npz`.
+inline void write_npz(const std::filesystem::path& path, const std::vector<NpzEntry>& entries,
+                      std::string_view where = "lamina::io::write_npz") {
+    write_file_atomically(path, encode_npz(entries), where);
+}
+
+/// Reads the .npz archive at `path` (as `decode_npz`).
+/// \throws lamina::io_error naming `path` if it cannot be read or is malformed.
+[[nodiscard]] inline std::vector<NpzEntry> read_npz(const std::filesystem::path& path) {
+    return decode_npz(read_file(path, detail::npz_reader), path.string());
+}
+
+}  // namespace lamina::io
