@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # lamina: installs the Debian packages lamina's build, tests and examples need, when missing.
 # Usage: .ci/install-deps.sh [extra-package ...]
+#   e.g. .ci/run adds what its sanitizer, clang and format steps use:
+#   .ci/install-deps.sh clang-14 libclang-rt-14-dev clang-format-14 python3-numpy
 set -euo pipefail
 
 packages=(build-essential cmake libeigen3-dev catch2 libstb-dev zlib1g-dev libbenchmark-dev "$@")

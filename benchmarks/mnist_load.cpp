@@ -47,8 +47,8 @@ std::size_t read_raw(const std::filesystem::path& file) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-    const std::filesystem::path dir =
-        argc > 1 ? std::filesystem::path(argv[1]) : mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist");
+    const std::filesystem::path dir = argc > 1 ? std::filesystem::path(argv[1])
+                                               : mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist");
     const char* names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                            "t10k-labels-idx1-ubyte"};
     std::size_t total = 0;

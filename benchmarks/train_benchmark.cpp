@@ -91,8 +91,8 @@ double fma_peak_gflops(int threads) {
 struct Row {
     std::string system, input;
     int threads;
-    double seconds;  // median per epoch
-    double accuracy; // training accuracy of the last timed epoch
+    double seconds;   // median per epoch
+    double accuracy;  // training accuracy of the last timed epoch
 };
 
 // lamina: the seed recipe, epochs timed one by one.
@@ -105,8 +105,9 @@ Row time_lamina(const M& x, const M& y, const char* input, int threads, int epoc
     double accuracy = 0;
     for (int e = 0; e <= epochs; ++e) {
         const auto start = Clock::now();
-        const auto h = model.fit(x, y, {.batch_size = 100, .epochs = 1, .verbose = 0, .seed = std::uint64_t(e),
-                                        .threads = threads});
+        const auto h =
+            model.fit(x, y,
+                      {.batch_size = 100, .epochs = 1, .verbose = 0, .seed = std::uint64_t(e), .threads = threads});
         if (e > 0) times.push_back(seconds_since(start));  // epoch 0 warms up
         accuracy = h.accuracy.back();
     }
@@ -206,8 +207,8 @@ void time_inference(const M& x_test, int threads) {
 int main(int argc, char** argv) {
     int epochs = 5;
     bool with_naive = true;
-    int only_threads = 0;     // 0: 1 and 2
-    std::string only_input;   // empty: raw and scaled
+    int only_threads = 0;    // 0: 1 and 2
+    std::string only_input;  // empty: raw and scaled
     std::string dir = mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist").string();
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -252,8 +253,7 @@ int main(int argc, char** argv) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const double peak1 = fma_peak_gflops(1), peak2 = fma_peak_gflops(2);
     const double flops = epoch_flops(double(x_raw.rows()), 100);
-    std::printf("lamina benchmark: 784-100-10 sigmoid/softmax, SGD lr 0.01, batch 100, %d timed epochs each\n",
-                epochs);
+    std::printf("lamina benchmark: 784-100-10 sigmoid/softmax, SGD lr 0.01, batch 100, %d timed epochs each\n", epochs);
     std::printf("data: %s\n", source.c_str());
     std::printf("machine: %u hardware threads; FMA peak measured now: %.1f GFLOP/s on 1 thread, %.1f on 2\n", cores,
                 peak1, peak2);

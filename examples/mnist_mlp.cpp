@@ -90,8 +90,8 @@ T parse_number(std::string_view flag, std::string_view text, T lo, T hi) {
     if (ec != std::errc{} || ptr != end)
         usage_error(std::string(flag) + " expects a number, found '" + std::string(text) + "'");
     if (!(value >= lo && value <= hi))
-        usage_error(std::string(flag) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                    "], found " + std::string(text));
+        usage_error(std::string(flag) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " +
+                    std::string(text));
     return value;
 }
 
@@ -127,7 +127,8 @@ Args parse(int argc, char** argv) {
     }
     if (a.load && !new_model_flag.empty())
         usage_error(std::string(new_model_flag) + " cannot be combined with --load: the loaded model brings its own");
-    if (a.save && a.save->filename().empty()) usage_error("--save expects a file name, found '" + a.save->string() + "'");
+    if (a.save && a.save->filename().empty())
+        usage_error("--save expects a file name, found '" + a.save->string() + "'");
     return a;
 }
 
@@ -208,7 +209,9 @@ int run(const Args& args) {
     if (args.verbose > 0) model.summary();
 
     // A loaded model shuffles from its own random stream, so its training goes on from there.
-    lamina::FitOptions<float> fit{.batch_size = args.batch_size, .epochs = args.epochs, .verbose = args.verbose,
+    lamina::FitOptions<float> fit{.batch_size = args.batch_size,
+                                  .epochs = args.epochs,
+                                  .verbose = args.verbose,
                                   .threads = args.threads};
     if (!args.load) fit.seed = args.seed;
     if (args.history) fit.validation_data = {x_test, y_test};

@@ -64,15 +64,15 @@ inline Bytes idx_header(unsigned char type, std::initializer_list<std::uint32_t>
 /// A whole IDX file of the type code matching `T` holding `values` with shape `dims`.
 template <class T>
 Bytes idx_file(std::initializer_list<std::uint32_t> dims, const std::vector<T>& values) {
-    constexpr unsigned char code = std::is_same_v<T, std::uint8_t>    ? 0x08
-                                   : std::is_same_v<T, std::int8_t>   ? 0x09
-                                   : std::is_same_v<T, std::int16_t>  ? 0x0B
-                                   : std::is_same_v<T, std::int32_t>  ? 0x0C
-                                   : std::is_same_v<T, float>         ? 0x0D
-                                                                      : 0x0E;
+    constexpr unsigned char code = std::is_same_v<T, std::uint8_t>   ? 0x08
+                                   : std::is_same_v<T, std::int8_t>  ? 0x09
+                                   : std::is_same_v<T, std::int16_t> ? 0x0B
+                                   : std::is_same_v<T, std::int32_t> ? 0x0C
+                                   : std::is_same_v<T, float>        ? 0x0D
+                                                                     : 0x0E;
     using U = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-              std::conditional_t<sizeof(T) == 2, std::uint16_t,
-              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+                                 std::conditional_t<sizeof(T) == 2, std::uint16_t,
+                                                    std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
     Bytes out = idx_header(code, dims);
     for (T v : values) put_big_endian(out, std::bit_cast<U>(v), int(sizeof(T)));
     return out;

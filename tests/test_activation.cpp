@@ -93,9 +93,8 @@ TEST_CASE("Activation accepts typed names and rejects unknown names with the kno
     CHECK(lamina::Activation(lamina::activation::relu).function() == lamina::activation::relu);
     CHECK(lamina::Activation("tanh").function() == lamina::activation::tanh);
     CHECK(lamina::to_string(lamina::activation::softmax) == "softmax");
-    CHECK_THROWS_WITH(lamina::Activation("sigmod"),
-                      Catch::Contains("'sigmod'") && Catch::Contains("sigmoid") && Catch::Contains("softmax") &&
-                          Catch::Contains("relu"));
+    CHECK_THROWS_WITH(lamina::Activation("sigmod"), Catch::Contains("'sigmod'") && Catch::Contains("sigmoid") &&
+                                                        Catch::Contains("softmax") && Catch::Contains("relu"));
     CHECK_THROWS_AS(lamina::Activation("sigmod"), std::invalid_argument);
     CHECK_THROWS_WITH(lamina::Activation("relu").build<float>(0), Catch::Contains("first layer"));
 }

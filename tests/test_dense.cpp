@@ -105,7 +105,8 @@ TEST_CASE("Dense draws a glorot-uniform kernel and a zero bias by default", "[de
     CHECK(var == Approx(limit * limit / 3).epsilon(0.02));
     CHECK(w[1].isZero());
 
-    Bound he(10, 5, {.kernel_initializer = lamina::Initializer::he_uniform, .bias_initializer = lamina::Initializer::ones});
+    Bound he(10, 5,
+             {.kernel_initializer = lamina::Initializer::he_uniform, .bias_initializer = lamina::Initializer::ones});
     he.layer->initialize(rng);
     CHECK(he.layer->get_weights()[0].cwiseAbs().maxCoeff() <= std::sqrt(6.0 / 10));
     CHECK(he.layer->get_weights()[1] == M::Ones(1, 5));
@@ -120,10 +121,11 @@ TEST_CASE("Dense get_weights and set_weights round-trip and check shapes", "[den
     CHECK(w[1] == bias);
     d.layer->set_position(0, "dense");
     CHECK_THROWS_AS(d.layer->set_weights({kernel}), lamina::shape_error);
-    CHECK_THROWS_WITH(d.layer->set_weights({kernel}), Catch::Contains("expected 2 arrays") && Catch::Contains("found 1"));
-    CHECK_THROWS_WITH(d.layer->set_weights({M::Zero(2, 3), bias}),
-                      Catch::Contains("layer 0 (Dense 'dense')") && Catch::Contains("kernel expected 3x2") &&
-                          Catch::Contains("found 2x3"));
+    CHECK_THROWS_WITH(d.layer->set_weights({kernel}),
+                      Catch::Contains("expected 2 arrays") && Catch::Contains("found 1"));
+    CHECK_THROWS_WITH(d.layer->set_weights({M::Zero(2, 3), bias}), Catch::Contains("layer 0 (Dense 'dense')") &&
+                                                                       Catch::Contains("kernel expected 3x2") &&
+                                                                       Catch::Contains("found 2x3"));
     CHECK_THROWS_WITH(d.layer->set_weights({kernel, M::Zero(2, 1)}),
                       Catch::Contains("bias expected 1x2") && Catch::Contains("found 2x1"));
 }

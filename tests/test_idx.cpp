@@ -45,10 +45,9 @@ void require_file_error(const std::filesystem::path& file, std::initializer_list
 
 /// A gzip file of a 2 x 3 short array, -32768 -1 0 1 2 32767 (made by Python's gzip module),
 /// so that the gzip path is tested even in a build without zlib to write one.
-const Bytes gzip_of_short_array = {
-    0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x63, 0x60, 0xE0, 0x66,
-    0x62, 0x60, 0x60, 0x00, 0x61, 0xE6, 0x06, 0x86, 0xFF, 0xFF, 0x81, 0x34, 0x23, 0x03,
-    0x53, 0xFD, 0x7F, 0x00, 0xC1, 0x7F, 0x46, 0xDD, 0x18, 0x00, 0x00, 0x00};
+const Bytes gzip_of_short_array = {0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x63, 0x60, 0xE0, 0x66,
+                                   0x62, 0x60, 0x60, 0x00, 0x61, 0xE6, 0x06, 0x86, 0xFF, 0xFF, 0x81, 0x34, 0x23, 0x03,
+                                   0x53, 0xFD, 0x7F, 0x00, 0xC1, 0x7F, 0x46, 0xDD, 0x18, 0x00, 0x00, 0x00};
 
 }  // namespace
 
@@ -71,13 +70,11 @@ TEST_CASE("read_idx decodes every IDX type code from big-endian bytes", "[idx]")
         CHECK(a.as<std::int16_t>() == std::vector<std::int16_t>{-32768, -2, 258});
     }
     SECTION("int, negative values included") {
-        const auto a = read_idx(write_file(
-            dir / "i32", idx_header(0x0C, {3}) +
-                             Bytes{0xF8, 0xA4, 0x32, 0xEB, 0x80, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF}));
+        const auto a = read_idx(write_file(dir / "i32", idx_header(0x0C, {3}) + Bytes{0xF8, 0xA4, 0x32, 0xEB, 0x80, 0,
+                                                                                      0, 0, 0x7F, 0xFF, 0xFF, 0xFF}));
         CHECK(a.type() == IdxType::i32);
-        CHECK(a.as<std::int32_t>() ==
-              std::vector<std::int32_t>{-123456789, std::numeric_limits<std::int32_t>::min(),
-                                        std::numeric_limits<std::int32_t>::max()});
+        CHECK(a.as<std::int32_t>() == std::vector<std::int32_t>{-123456789, std::numeric_limits<std::int32_t>::min(),
+                                                                std::numeric_limits<std::int32_t>::max()});
     }
     SECTION("float") {
         // -1.5 is 0xBFC00000; 0x40490FDB is the float nearest pi.
@@ -88,9 +85,9 @@ TEST_CASE("read_idx decodes every IDX type code from big-endian bytes", "[idx]")
     }
     SECTION("double") {
         // 1.0 is 0x3FF0000000000000; 0xC00921FB54442D18 is the double nearest -pi.
-        const auto a = read_idx(write_file(dir / "f64", idx_header(0x0E, {2}) +
-                                                            Bytes{0x3F, 0xF0, 0, 0, 0, 0, 0, 0, 0xC0, 0x09,
-                                                                  0x21, 0xFB, 0x54, 0x44, 0x2D, 0x18}));
+        const auto a = read_idx(
+            write_file(dir / "f64", idx_header(0x0E, {2}) + Bytes{0x3F, 0xF0, 0, 0, 0, 0, 0, 0, 0xC0, 0x09, 0x21, 0xFB,
+                                                                  0x54, 0x44, 0x2D, 0x18}));
         CHECK(a.type() == IdxType::f64);
         CHECK(a.as<double>() == std::vector<double>{1.0, -3.141592653589793});
     }
@@ -99,9 +96,8 @@ TEST_CASE("read_idx decodes every IDX type code from big-endian bytes", "[idx]")
 TEMPLATE_TEST_CASE("read_idx round-trips floating-point IDX values bit for bit", "[idx]", float, double) {
     using T = TestType;
     using L = std::numeric_limits<T>;
-    const std::vector<T> values = {T(0),        -T(0),         T(1) / T(3), -T(2.5),     L::min(),
-                                   L::denorm_min(), L::max(),  L::lowest(), L::epsilon(), L::infinity(),
-                                   -L::infinity(), L::quiet_NaN()};
+    const std::vector<T> values = {T(0),     -T(0),       T(1) / T(3),  -T(2.5),       L::min(),       L::denorm_min(),
+                                   L::max(), L::lowest(), L::epsilon(), L::infinity(), -L::infinity(), L::quiet_NaN()};
     const IdxArray a = read_bytes(idx_file<T>({std::uint32_t(values.size())}, values));
     const auto& got = a.as<T>();
     REQUIRE(got.size() == values.size());
@@ -237,16 +233,12 @@ TEST_CASE("read_idx without zlib says that a gzip IDX file needs zlib", "[idx][g
 
 TEST_CASE("read_idx reports unreadable and malformed IDX files with name, offset and values", "[idx][errors]") {
     TempDir dir;
-    SECTION("a missing file") {
-        require_file_error(dir / "missing-idx3-ubyte", {"cannot read", "No such file"});
-    }
+    SECTION("a missing file") { require_file_error(dir / "missing-idx3-ubyte", {"cannot read", "No such file"}); }
     SECTION("a folder instead of a file") {
         std::filesystem::create_directory(dir / "folder");
         require_file_error(dir / "folder", {"cannot read", "directory"});
     }
-    SECTION("an empty file") {
-        require_file_error(write_file(dir / "empty", {}), {"holds 0 bytes", "magic number"});
-    }
+    SECTION("an empty file") { require_file_error(write_file(dir / "empty", {}), {"holds 0 bytes", "magic number"}); }
     SECTION("a file shorter than the magic number") {
         require_file_error(write_file(dir / "short", {0, 0, 8}), {"holds 3 bytes", "magic number"});
     }
@@ -258,9 +250,7 @@ TEST_CASE("read_idx reports unreadable and malformed IDX files with name, offset
         require_file_error(write_file(dir / "type", idx_header(0x0A, {1}) + Bytes{0}),
                            {"unsupported type code 0x0A", "at byte 2", "0x08"});
     }
-    SECTION("rank 0") {
-        require_file_error(write_file(dir / "rank0", {0, 0, 0x08, 0}), {"rank 0", "byte 3"});
-    }
+    SECTION("rank 0") { require_file_error(write_file(dir / "rank0", {0, 0, 0x08, 0}), {"rank 0", "byte 3"}); }
     SECTION("a header cut short") {
         const Bytes header = idx_header(0x08, {60000, 28, 28});
         require_file_error(write_file(dir / "header", Bytes(header.begin(), header.begin() + 10)),
@@ -293,8 +283,11 @@ TEST_CASE("read_idx reports unreadable and malformed IDX files with name, offset
                            {"2 trailing bytes", "expected a file of 11 bytes, found 13"});
     }
     SECTION("from memory, naming the buffer") {
-        require_io_error([] { read_bytes({0, 0, 0x08, 1, 0, 0, 0, 2, 7}, "cut buffer"); }, "cut buffer",
-                         {"holds only 9 bytes"});
+        require_io_error(
+            [] {
+                read_bytes({0, 0, 0x08, 1, 0, 0, 0, 2, 7}, "cut buffer");
+            },
+            "cut buffer", {"holds only 9 bytes"});
         require_io_error([] { read_bytes({0xFF}); }, "buffer", {"holds 1 bytes"});
     }
 }

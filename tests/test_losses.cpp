@@ -50,9 +50,8 @@ TEST_CASE("Loss gradients match finite differences", "[loss][gradient]") {
     lamina::MatrixRef<double> gref(g);
 
     CCE::from_logits<double>(z, y, &gref, 4);
-    CHECK(lamina::test::max_gradient_error(z.data(), z.size(), M(g).data(), [&] {
-              return CCE::from_logits<double>(z, y, nullptr, 4) / 4;
-          }) < 1e-6);
+    CHECK(lamina::test::max_gradient_error(z.data(), z.size(), M(g).data(),
+                                           [&] { return CCE::from_logits<double>(z, y, nullptr, 4) / 4; }) < 1e-6);
 
     M p = (M::Random(4, 5).array() * 0.4 + 0.5).matrix();  // probabilities away from the clip
     CCE::from_probabilities<double>(p, y, &gref, 4);
@@ -62,9 +61,8 @@ TEST_CASE("Loss gradients match finite differences", "[loss][gradient]") {
 
     const M t = M::Random(4, 5);
     MSE::evaluate<double>(z, t, &gref, 4);
-    CHECK(lamina::test::max_gradient_error(z.data(), z.size(), M(g).data(), [&] {
-              return MSE::evaluate<double>(z, t, nullptr, 4) / 4;
-          }) < 1e-6);
+    CHECK(lamina::test::max_gradient_error(z.data(), z.size(), M(g).data(),
+                                           [&] { return MSE::evaluate<double>(z, t, nullptr, 4) / 4; }) < 1e-6);
 }
 
 TEST_CASE("Cross-entropy from probabilities clips as Keras does", "[loss][cce]") {

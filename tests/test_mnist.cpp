@@ -19,9 +19,7 @@ using namespace lamina::test;
 namespace {
 
 /// The pixel a fake dataset puts at (image, position).
-std::uint8_t fake_pixel(std::size_t image, std::size_t position) {
-    return std::uint8_t((image * 7 + position) % 256);
-}
+std::uint8_t fake_pixel(std::size_t image, std::size_t position) { return std::uint8_t((image * 7 + position) % 256); }
 
 Bytes fake_images(std::uint32_t n) {
     std::vector<std::uint8_t> pixels(std::size_t(n) * 784);
@@ -161,11 +159,13 @@ TEST_CASE("MNIST load_data reports missing and malformed files by name", "[mnist
         require_io_error(load, {file("t10k-labels-idx1-ubyte"), "label 12 at index 1", "outside 0-9"});
     }
     SECTION("images that are not 28 x 28") {
-        write_file(dir / "train-images-idx3-ubyte", idx_file<std::uint8_t>({3, 28, 27}, std::vector<std::uint8_t>(3 * 28 * 27)));
+        write_file(dir / "train-images-idx3-ubyte",
+                   idx_file<std::uint8_t>({3, 28, 27}, std::vector<std::uint8_t>(3 * 28 * 27)));
         require_io_error(load, {file("train-images-idx3-ubyte"), "N x 28 x 28", "found 3 x 28 x 27"});
     }
     SECTION("images that are not rank 3") {
-        write_file(dir / "train-images-idx3-ubyte", idx_file<std::uint8_t>({3, 784}, std::vector<std::uint8_t>(3 * 784)));
+        write_file(dir / "train-images-idx3-ubyte",
+                   idx_file<std::uint8_t>({3, 784}, std::vector<std::uint8_t>(3 * 784)));
         require_io_error(load, {file("train-images-idx3-ubyte"), "rank 3", "found 3 x 784"});
     }
     SECTION("labels that are not rank 1") {

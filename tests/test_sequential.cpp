@@ -63,9 +63,9 @@ TEST_CASE("The seed network infers its sizes and summarises like Keras", "[seque
     std::ostringstream out;
     model.summary(out);
     const auto text = out.str();
-    CHECK_THAT(text, Catch::Contains("dense (Dense)") && Catch::Contains("(None, 100)") &&
-                         Catch::Contains("78,500") && Catch::Contains("dense_1 (Dense)") &&
-                         Catch::Contains("1,010") && Catch::Contains("Total params: 79,510"));
+    CHECK_THAT(text, Catch::Contains("dense (Dense)") && Catch::Contains("(None, 100)") && Catch::Contains("78,500") &&
+                         Catch::Contains("dense_1 (Dense)") && Catch::Contains("1,010") &&
+                         Catch::Contains("Total params: 79,510"));
     const auto w = model.layer(0).get_weights();
     REQUIRE(w.size() == 2);
     CHECK(w[0].rows() == 784);
@@ -88,9 +88,9 @@ TEST_CASE("Whole-model gradients match finite differences", "[sequential][gradie
     for (Index i = 0; i < 6; ++i) y(i, i % 3) = 1;
 
     SECTION("softmax fused with cross-entropy") {
-        lamina::Sequential<double> model{lamina::Dense(5, {.input_dim = 4}), lamina::Activation("tanh"),
-                                         lamina::Dense(6), lamina::Activation("sigmoid"), lamina::Dense(3),
-                                         lamina::Activation("softmax")};
+        lamina::Sequential<double> model{
+            lamina::Dense(5, {.input_dim = 4}), lamina::Activation("tanh"), lamina::Dense(6),
+            lamina::Activation("sigmoid"),      lamina::Dense(3),           lamina::Activation("softmax")};
         model.initialize(7);
         model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
         CHECK(model_gradient_error(model, x, y) < 1e-6);
@@ -114,8 +114,8 @@ TEST_CASE("Whole-model gradients match finite differences", "[sequential][gradie
 TEST_CASE("fit learns XOR to 99% training accuracy", "[sequential][fit]") {
     MF x, y;
     xor_data(400, 11, x, y);
-    lamina::Sequential<float> model{lamina::Dense(16, {.input_dim = 2}), lamina::Activation("tanh"),
-                                    lamina::Dense(2), lamina::Activation("softmax")};
+    lamina::Sequential<float> model{lamina::Dense(16, {.input_dim = 2}), lamina::Activation("tanh"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
     model.initialize(12);
     model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.1, .momentum = 0.9},
                   {lamina::metric::accuracy});
@@ -153,8 +153,8 @@ TEST_CASE("fit uses the last partial batch", "[sequential][fit]") {
     M y = M::Zero(10, 2);
     for (Index i = 0; i < 10; ++i) y(i, i % 2) = 1;
     const auto make = [] {
-        lamina::Sequential<double> m{lamina::Dense(4, {.input_dim = 3}), lamina::Activation("tanh"),
-                                     lamina::Dense(2), lamina::Activation("softmax")};
+        lamina::Sequential<double> m{lamina::Dense(4, {.input_dim = 3}), lamina::Activation("tanh"), lamina::Dense(2),
+                                     lamina::Activation("softmax")};
         m.initialize(21);
         m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.3});
         return m;
@@ -175,8 +175,8 @@ TEST_CASE("fit reports validation figures and evaluate and predict agree", "[seq
     MF x, y, xv, yv;
     xor_data(200, 3, x, y);
     xor_data(50, 4, xv, yv);
-    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("tanh"),
-                                    lamina::Dense(2), lamina::Activation("softmax")};
+    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("tanh"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
     model.initialize(1);
     model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.1},
                   {lamina::metric::accuracy});
@@ -225,12 +225,11 @@ TEST_CASE("Shape mismatches name the layer and the expected and found shapes", "
     model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
     const MF x = MF::Zero(5, 784), y = lamina::to_categorical(std::vector<int>{0, 1, 2, 3, 4}, 10);
     CHECK_THROWS_AS(model.fit(MF::Zero(5, 783), y), lamina::shape_error);
-    CHECK_THROWS_WITH(model.fit(MF::Zero(5, 783), y, {.verbose = 0}),
-                      Catch::Contains("x is 5x783") && Catch::Contains("layer 0 (Dense 'dense')") &&
-                          Catch::Contains("input_dim 784"));
+    CHECK_THROWS_WITH(model.fit(MF::Zero(5, 783), y, {.verbose = 0}), Catch::Contains("x is 5x783") &&
+                                                                          Catch::Contains("layer 0 (Dense 'dense')") &&
+                                                                          Catch::Contains("input_dim 784"));
     CHECK_THROWS_WITH(model.predict(MF::Zero(2, 10)), Catch::Contains("predict") && Catch::Contains("2x10"));
-    CHECK_THROWS_WITH(model.evaluate(x, MF::Zero(4, 10)),
-                      Catch::Contains("x has 5 samples but y has 4"));
+    CHECK_THROWS_WITH(model.evaluate(x, MF::Zero(4, 10)), Catch::Contains("x has 5 samples but y has 4"));
     CHECK_THROWS_WITH(model.fit(x, MF::Zero(5, 9), {.verbose = 0}),
                       Catch::Contains("y is 5x9") && Catch::Contains("layer 3 (Activation 'activation_1')") &&
                           Catch::Contains("outputs 10"));
@@ -260,11 +259,13 @@ TEST_CASE("Bad arguments are rejected with clear errors", "[sequential][errors]"
     CHECK_THROWS_WITH(empty.compile(lamina::loss::mean_squared_error, lamina::SGD{}), Catch::Contains("no layers"));
     CHECK_THROWS_WITH((lamina::Sequential<float>{lamina::Dense(3)}),
                       Catch::Contains("layer 0") && Catch::Contains("needs input_dim"));
-    CHECK_THROWS_WITH((lamina::Sequential<float>{lamina::Dense(3, {.input_dim = 2}), lamina::Dense(4, {.input_dim = 5})}),
+    CHECK_THROWS_WITH((lamina::Sequential<float>{lamina::Dense(3, {.input_dim = 2}),
+                                                 lamina::Dense(4, {.input_dim = 5})}),
                       Catch::Contains("layer 1") && Catch::Contains("input_dim 5"));
     CHECK_THROWS_AS((lamina::Sequential<float>{lamina::Activation("relu")}), std::invalid_argument);
     CHECK_THROWS_AS(model.compile("hinge", lamina::SGD{}), std::invalid_argument);
-    CHECK_THROWS_AS(model.compile(lamina::loss::mean_squared_error, lamina::SGD{}, {"precision"}), std::invalid_argument);
+    CHECK_THROWS_AS(model.compile(lamina::loss::mean_squared_error, lamina::SGD{}, {"precision"}),
+                    std::invalid_argument);
 }
 
 TEST_CASE("to_categorical makes one-hot rows and rejects labels outside the classes", "[utils]") {
@@ -314,7 +315,8 @@ TEST_CASE("Progress draws a live bar on a terminal", "[progress]") {
     CHECK(text.find("accuracy") == std::string::npos);
 }
 
-TEST_CASE("Divergence stops fit with the epoch and batch and keeps the last finite weights", "[sequential][divergence]") {
+TEST_CASE("Divergence stops fit with the epoch and batch and keeps the last finite weights",
+          "[sequential][divergence]") {
     MF x, y;
     xor_data(64, 2, x, y);
     x *= 1e3f;

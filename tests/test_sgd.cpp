@@ -75,7 +75,8 @@ TEST_CASE("SGD has Keras's defaults and rejects invalid settings", "[sgd][errors
     CHECK_THROWS_AS((lamina::SGD{.learning_rate = std::numeric_limits<double>::infinity()}.build<float>()),
                     std::invalid_argument);
     CHECK_THROWS_AS((lamina::SGD{.learning_rate = std::nan("")}.build<float>()), std::invalid_argument);
-    CHECK_THROWS_WITH((lamina::SGD{.momentum = 1.0}.build<float>()), Catch::Contains("momentum") && Catch::Contains("[0, 1)"));
+    CHECK_THROWS_WITH((lamina::SGD{.momentum = 1.0}.build<float>()),
+                      Catch::Contains("momentum") && Catch::Contains("[0, 1)"));
     CHECK_THROWS_AS((lamina::SGD{.momentum = -0.1}.build<float>()), std::invalid_argument);
     CHECK_THROWS_AS((lamina::SGD{.decay = -1}.build<float>()), std::invalid_argument);
 }

@@ -66,8 +66,8 @@ struct ScratchDir {
     fs::path path;
     ScratchDir() {
         std::random_device rd;
-        path = fs::temp_directory_path() / ("lamina_test_weight_grid_" + std::to_string(rd()) + "_" +
-                                            std::to_string(rd()));
+        path = fs::temp_directory_path() /
+               ("lamina_test_weight_grid_" + std::to_string(rd()) + "_" + std::to_string(rd()));
         fs::create_directories(path);
     }
     ~ScratchDir() {
@@ -205,8 +205,8 @@ TEST_CASE("weight_grid_layout gives the documented grid and image size", "[viz][
     }
 }
 
-TEMPLATE_TEST_CASE("save_weight_grid writes each unit's min-max normalised weights as a tile",
-                   "[viz][weight_grid]", float, double) {
+TEMPLATE_TEST_CASE("save_weight_grid writes each unit's min-max normalised weights as a tile", "[viz][weight_grid]",
+                   float, double) {
     ScratchDir dir;
     const fs::path file = dir.path / "grid.png";
     const lamina::Matrix<TestType> kernel = permutation_kernel<TestType>(100);
@@ -277,8 +277,8 @@ TEST_CASE("render_weight_grid fills every pixel of a weight's scale x scale bloc
     for (Index u = 0; u < 5; ++u) {
         for (Index i = 0; i < 12; ++i) kernel(i, u) = static_cast<double>(i);  // 0..11 row-major
     }
-    const lamina::WeightGridOptions opts{.tile_height = 4, .tile_width = 3, .scale = 2, .separator = 1,
-                                         .separator_value = 200, .background = 50};
+    const lamina::WeightGridOptions opts{
+        .tile_height = 4, .tile_width = 3, .scale = 2, .separator = 1, .separator_value = 200, .background = 50};
     const lamina::GreyImage img = lamina::render_weight_grid(kernel, opts);
     REQUIRE(img.width == 22);
     REQUIRE(img.height == 19);
@@ -296,13 +296,13 @@ TEST_CASE("render_weight_grid fills every pixel of a weight's scale x scale bloc
     // Cell 5 (grid row 1, column 2) is empty: background 50. Separators are 200.
     CHECK(count_not_equal(img, 1 + 9, 1 + 2 * 7, 8, 6, 50) == 0);
     CHECK(img.at(0, 0) == 200);
-    CHECK(img.at(9, 5) == 200);   // horizontal line between tile rows
-    CHECK(img.at(4, 7) == 200);   // vertical line between tile columns
+    CHECK(img.at(9, 5) == 200);  // horizontal line between tile rows
+    CHECK(img.at(4, 7) == 200);  // vertical line between tile columns
     CHECK(img.at(18, 21) == 200);
 }
 
-TEMPLATE_TEST_CASE("A unit whose weights are all equal is drawn mid-grey 128, never NaN",
-                   "[viz][weight_grid]", float, double) {
+TEMPLATE_TEST_CASE("A unit whose weights are all equal is drawn mid-grey 128, never NaN", "[viz][weight_grid]", float,
+                   double) {
     lamina::Matrix<TestType> kernel(784, 3);
     kernel.col(0).setConstant(TestType(0.25));
     kernel.col(1).setZero();
@@ -361,8 +361,7 @@ TEST_CASE("Unit counts that are not a square give the documented grid", "[viz][w
             Index wrong = 0;
             for (Index i = 0; i < 784; ++i) {
                 const std::uint8_t expected = i == u ? 255 : 0;
-                wrong += png.at(top + (i / 28) * scale + scale / 2, left + (i % 28) * scale + scale / 2) !=
-                                 expected
+                wrong += png.at(top + (i / 28) * scale + scale / 2, left + (i % 28) * scale + scale / 2) != expected
                              ? 1
                              : 0;
             }
@@ -447,8 +446,7 @@ TEST_CASE("save_weight_grid replaces an existing file", "[viz][weight_grid][io]"
     CHECK(dir.entries() == std::vector<std::string>{"grid.png"});
 }
 
-TEST_CASE("A kernel whose input count is not tile_height * tile_width throws shape_error",
-          "[viz][weight_grid]") {
+TEST_CASE("A kernel whose input count is not tile_height * tile_width throws shape_error", "[viz][weight_grid]") {
     const lamina::Matrix<float> wrong = lamina::Matrix<float>::Ones(783, 10);
     REQUIRE_THROWS_AS(lamina::render_weight_grid(wrong), lamina::shape_error);
     try {

@@ -63,8 +63,8 @@ inline std::filesystem::path find_file(const std::filesystem::path& dir, const s
             if (std::filesystem::exists(dir / name)) return dir / name;
             tried += (tried.empty() ? "" : ", ") + name;
         }
-    io::detail::raise_io_error(loader, (dir / (stem + "-" + kind)).string(), "MNIST file not found; tried ",
-                               tried, " in '", dir.string(),
+    io::detail::raise_io_error(loader, (dir / (stem + "-" + kind)).string(), "MNIST file not found; tried ", tried,
+                               " in '", dir.string(),
                                "'. Run data/fetch_mnist.sh to download MNIST (or point LAMINA_MNIST_DIR at "
                                "a folder that holds it)");
 }
@@ -89,8 +89,8 @@ inline Split load_split(const std::filesystem::path& dir, const std::string& pre
                                    image_file.source(), "' holds ", shape[0], " images");
     for (std::size_t i = 0; i < digits.size(); ++i)
         if (digits[i] >= num_classes)
-            io::detail::raise_io_error(loader, label_file.source(), "label ", unsigned(digits[i]), " at index ",
-                                       i, " (byte ", 8 + i, ") is outside 0-9");
+            io::detail::raise_io_error(loader, label_file.source(), "label ", unsigned(digits[i]), " at index ", i,
+                                       " (byte ", 8 + i, ") is outside 0-9");
 
     const auto n = Index(digits.size());
     Split split{Images(n, image_size), Labels(n)};

@@ -93,12 +93,12 @@ inline void kernel_rows(int nv, bool full, const int* idx, int count, const floa
                         const float* b, Index ldb, float* c, Index ldc, bool first, const float* bias, __m256i mask) {
     // A dense depth chunk (idx = p0, p0 + 1, ...) runs without the index list.
     const bool dense = count > 0 && idx[count - 1] - idx[0] == count - 1;
-#define LAMINA_KERNEL_CASE(NV)                                                                                 \
-    case NV:                                                                                                   \
-        if (full && dense) kernel<R, NV, true, false>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);  \
-        else if (full) kernel<R, NV, true, true>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);       \
-        else if (dense) kernel<R, NV, false, false>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);    \
-        else kernel<R, NV, false, true>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);                \
+#define LAMINA_KERNEL_CASE(NV)                                                                                       \
+    case NV:                                                                                                         \
+        if (full && dense) kernel<R, NV, true, false>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask); \
+        else if (full) kernel<R, NV, true, true>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);      \
+        else if (dense) kernel<R, NV, false, false>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);   \
+        else kernel<R, NV, false, true>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);               \
         break;
     switch (nv) {
         LAMINA_KERNEL_CASE(1)
@@ -129,7 +129,8 @@ inline int nonzero_depths(const float* a, Index a_rs, Index a_cs, int rows, Inde
         for (; p + 8 <= p0 + kc; p += 8) {
             __m256 any = _mm256_setzero_ps();
             for (int r = 0; r < rows; ++r)
-                any = _mm256_or_ps(any, _mm256_cmp_ps(_mm256_loadu_ps(a + r * a_rs + p), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+                any = _mm256_or_ps(any,
+                                   _mm256_cmp_ps(_mm256_loadu_ps(a + r * a_rs + p), _mm256_setzero_ps(), _CMP_NEQ_UQ));
             // Left-pack without branches: the set bits' positions come from a table, all 8
             // are stored and the count advances by the number that are real.
             const auto bits = unsigned(_mm256_movemask_ps(any));
@@ -166,7 +167,8 @@ struct NonzeroMap {
                 const Index end = std::min<Index>(r0 + 64, rows);
                 Index r = r0;
                 for (; r + 8 <= end; r += 8) {
-                    const auto m8 = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(col + r), zero, _CMP_NEQ_UQ)));
+                    const auto m8 = unsigned(
+                        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(col + r), zero, _CMP_NEQ_UQ)));
                     word |= std::uint64_t(m8) << (r - r0);
                 }
                 for (; r < end; ++r) word |= std::uint64_t(col[r] != 0.0f) << (r - r0);
@@ -206,7 +208,8 @@ inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const floa
         for (Index i = 0; i < m; i += MR) {
             const int rows = int(std::min<Index>(MR, m - i));
             const float* a = A.data + i * A.rs;
-            const int count = use_map ? map.depths(i, rows, p0, kc, idx) : nonzero_depths(a, A.rs, A.cs, rows, p0, kc, idx);
+            const int count = use_map ? map.depths(i, rows, p0, kc, idx)
+                                      : nonzero_depths(a, A.rs, A.cs, rows, p0, kc, idx);
             Index v0 = 0;
             for (Index panel = 0; panel < panels; ++panel) {
                 // Balanced panels: 13 vectors become 4 + 3 + 3 + 3, not 4 + 4 + 4 + 1.
@@ -319,7 +322,8 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
                 }
             }
             for (; r < m; ++r)
-                if (col[r] != 0.0f) lists[std::size_t(r) * KC + std::size_t(counts[std::size_t(r)]++)] = std::uint8_t(p - p0);
+                if (col[r] != 0.0f)
+                    lists[std::size_t(r) * KC + std::size_t(counts[std::size_t(r)]++)] = std::uint8_t(p - p0);
         }
         for (Index i = 0; i < m; ++i) {
             const int count = counts[std::size_t(i)];
@@ -345,8 +349,7 @@ inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, In
                  const float* bias) {
     if (n >= 32 && n <= 8 * NV1MAX && (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A))
         gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias);
-    else
-        gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
+    else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
 }
 
 }  // namespace gemm_avx2

@@ -159,8 +159,6 @@ struct Span {
     Index begin, end;
     [[nodiscard]] Index size() const noexcept { return end - begin; }
 };
-inline Span split(Index n, int part, int parts) noexcept {
-    return {n * part / parts, n * (part + 1) / parts};
-}
+inline Span split(Index n, int part, int parts) noexcept { return {n * part / parts, n * (part + 1) / parts}; }
 
 }  // namespace lamina::detail

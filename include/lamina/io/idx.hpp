@@ -47,13 +47,12 @@ enum class IdxType : std::uint8_t {
 
 /// The C++ types an IDX file can hold, one per `IdxType`.
 template <class T>
-concept IdxElement = std::same_as<T, std::uint8_t> || std::same_as<T, std::int8_t> ||
-                     std::same_as<T, std::int16_t> || std::same_as<T, std::int32_t> ||
-                     std::same_as<T, float> || std::same_as<T, double>;
+concept IdxElement = std::same_as<T, std::uint8_t> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
+    std::same_as<T, std::int32_t> || std::same_as<T, float> || std::same_as<T, double>;
 
 /// The `IdxType` code of an element type, e.g. `idx_type_of<float>` is `IdxType::f32`.
 template <IdxElement T>
-inline constexpr IdxType idx_type_of = std::same_as<T, std::uint8_t>  ? IdxType::u8
+inline constexpr IdxType idx_type_of = std::same_as<T, std::uint8_t>   ? IdxType::u8
                                        : std::same_as<T, std::int8_t>  ? IdxType::i8
                                        : std::same_as<T, std::int16_t> ? IdxType::i16
                                        : std::same_as<T, std::int32_t> ? IdxType::i32
@@ -74,8 +73,8 @@ inline std::string hex(std::uint64_t value, int bytes) {
 template <class T>
 T load_big_endian(const std::byte* p) {
     using U = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-              std::conditional_t<sizeof(T) == 2, std::uint16_t,
-              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+                                 std::conditional_t<sizeof(T) == 2, std::uint16_t,
+                                                    std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
     static_assert(sizeof(U) == sizeof(T));
     U u = 0;
     for (std::size_t i = 0; i < sizeof(T); ++i) u = static_cast<U>((u << 8) | static_cast<U>(p[i]));
@@ -134,9 +133,8 @@ inline std::string to_string(IdxType t) {
 class IdxArray {
 public:
     /// The typed element storage: one alternative per `IdxType`.
-    using Storage = std::variant<std::vector<std::uint8_t>, std::vector<std::int8_t>,
-                                 std::vector<std::int16_t>, std::vector<std::int32_t>,
-                                 std::vector<float>, std::vector<double>>;
+    using Storage = std::variant<std::vector<std::uint8_t>, std::vector<std::int8_t>, std::vector<std::int16_t>,
+                                 std::vector<std::int32_t>, std::vector<float>, std::vector<double>>;
 
     /// An array of the given shape holding `values` (row-major); `source` names where it
     /// came from in error messages.
@@ -210,13 +208,11 @@ private:
 /// Bytes of an uncompressed IDX file, read straight into their destination.
 class FileSource {
 public:
-    FileSource(std::FILE* file, std::uint64_t size, std::string_view name)
-        : file_(file), size_(size), name_(name) {}
+    FileSource(std::FILE* file, std::uint64_t size, std::string_view name) : file_(file), size_(size), name_(name) {}
     std::optional<std::uint64_t> size() const { return size_; }
     std::size_t read(std::byte* dst, std::size_t n) {
         const std::size_t got = std::fread(dst, 1, n, file_);
-        if (got < n && std::ferror(file_))
-            raise_io_error(reader, name_, "read error: ", std::strerror(errno));
+        if (got < n && std::ferror(file_)) raise_io_error(reader, name_, "read error: ", std::strerror(errno));
         return got;
     }
 
@@ -231,8 +227,7 @@ private:
 /// Its size is unknown until the end: nothing is allocated on the strength of a header.
 class GzipSource {
 public:
-    GzipSource(std::span<const std::byte> compressed, std::string_view name)
-        : in_(compressed), name_(name) {
+    GzipSource(std::span<const std::byte> compressed, std::string_view name) : in_(compressed), name_(name) {
         // 16 + MAX_WBITS: expect a gzip wrapper and check its CRC-32 and length.
         if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK)
             raise_io_error(reader, name_, "zlib could not start decompressing");
@@ -290,8 +285,7 @@ inline bool is_gzip(std::span<const std::byte> first) {
 /// nothing. Storage grows with the data that actually arrives when the source's size is
 /// unknown (gzip), so a header cannot make the reader allocate more than the data holds.
 template <IdxElement T, class Source>
-std::vector<T> read_elements(Source& src, std::uint64_t count, std::uint64_t offset,
-                             std::string_view name) {
+std::vector<T> read_elements(Source& src, std::uint64_t count, std::uint64_t offset, std::string_view name) {
     constexpr std::size_t first_chunk = (std::size_t{1} << 20) / sizeof(T);
     std::vector<T> values;
     std::size_t done = 0;
@@ -303,8 +297,8 @@ std::vector<T> read_elements(Source& src, std::uint64_t count, std::uint64_t off
         const std::size_t got = src.read(reinterpret_cast<std::byte*>(values.data() + done), bytes);
         if (got < bytes)
             raise_io_error(reader, name, "the data ends at byte ", offset + done * sizeof(T) + got,
-                           " but the header promises ", count, " elements of ", sizeof(T),
-                           " bytes, ending at byte ", offset + count * sizeof(T), " (truncated file)");
+                           " but the header promises ", count, " elements of ", sizeof(T), " bytes, ending at byte ",
+                           offset + count * sizeof(T), " (truncated file)");
         done = want;
     }
     std::byte extra{};
@@ -322,12 +316,12 @@ IdxArray read_idx(Source& src, std::string_view name) {
     std::byte magic[4]{};
     const std::size_t got = src.read(magic, 4);
     if (got < 4)
-        raise_io_error(reader, name, "the file holds ", got,
-                       " bytes, too short for the 4-byte IDX magic number");
+        raise_io_error(reader, name, "the file holds ", got, " bytes, too short for the 4-byte IDX magic number");
     const auto found = load_big_endian<std::uint32_t>(magic);
     if (magic[0] != std::byte{0} || magic[1] != std::byte{0}) {
         if (is_gzip(magic))
-            raise_io_error(reader, name, "wrong magic number ", hex(found, 4), ": the data is "
+            raise_io_error(reader, name, "wrong magic number ", hex(found, 4),
+                           ": the data is "
 #if defined(LAMINA_HAVE_ZLIB)
                            "gzip-compressed twice"
 #else
@@ -345,14 +339,13 @@ IdxArray read_idx(Source& src, std::string_view name) {
         raise_io_error(reader, name, "unsupported type code ", hex(code, 1),
                        " at byte 2: expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E");
     const std::size_t element_size = visit_type(type, []<class T>(std::type_identity<T>) { return sizeof(T); });
-    if (rank == 0)
-        raise_io_error(reader, name, "rank 0 at byte 3: expected at least one dimension");
+    if (rank == 0) raise_io_error(reader, name, "rank 0 at byte 3: expected at least one dimension");
 
     std::byte dims[4 * 255];
     const std::uint64_t header = 4 + 4 * std::uint64_t(rank);
     if (const std::size_t n = src.read(dims, 4 * rank); n < 4 * rank)
-        raise_io_error(reader, name, "the header ends at byte ", 4 + n, ": rank ", rank,
-                       " needs a ", header, "-byte header");
+        raise_io_error(reader, name, "the header ends at byte ", 4 + n, ": rank ", rank, " needs a ", header,
+                       "-byte header");
     std::vector<std::uint64_t> shape(rank);
     for (unsigned i = 0; i < rank; ++i) {
         shape[i] = load_big_endian<std::uint32_t>(dims + 4 * i);
@@ -371,14 +364,13 @@ IdxArray read_idx(Source& src, std::string_view name) {
     const std::uint64_t data_bytes = count * element_size;
     if (const auto size = src.size()) {  // checked here, before anything is allocated
         if (*size < header + data_bytes)
-            raise_io_error(reader, name, "the header promises ", shape_string(shape), " = ", count,
-                           " elements of ", element_size,
-                           " bytes, ending at byte ", header + data_bytes,
-                           ", but the file holds only ", *size, " bytes (truncated file)");
+            raise_io_error(reader, name, "the header promises ", shape_string(shape), " = ", count, " elements of ",
+                           element_size, " bytes, ending at byte ", header + data_bytes, ", but the file holds only ",
+                           *size, " bytes (truncated file)");
         if (*size > header + data_bytes)
             raise_io_error(reader, name, *size - header - data_bytes,
-                           " trailing bytes after the data: expected a file of ", header + data_bytes,
-                           " bytes, found ", *size);
+                           " trailing bytes after the data: expected a file of ", header + data_bytes, " bytes, found ",
+                           *size);
     }
 
     return visit_type(type, [&]<class T>(std::type_identity<T>) {

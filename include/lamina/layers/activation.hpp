@@ -26,8 +26,7 @@ enum class activation { linear, sigmoid, tanh, relu, softmax };
 /// The activation with Keras's name `name`.
 /// \throws std::invalid_argument for an unknown name; the message lists the known ones.
 [[nodiscard]] inline activation activation_from_string(std::string_view name) {
-    for (auto a : {activation::linear, activation::sigmoid, activation::tanh, activation::relu,
-                   activation::softmax})
+    for (auto a : {activation::linear, activation::sigmoid, activation::tanh, activation::relu, activation::softmax})
         if (to_string(a) == name) return a;
     throw std::invalid_argument("Activation: unknown activation '" + std::string(name) +
                                 "'; known: linear, sigmoid, tanh, relu, softmax");
@@ -40,36 +39,50 @@ namespace detail {
 // that the layer evaluates in one pass.
 
 struct Linear {
-    template <class X> static auto f(const X& x) { return x; }
-    template <class Y> static auto df(const Y& y) { return Y::Constant(y.rows(), y.cols(), 1); }
+    template <class X>
+    static auto f(const X& x) {
+        return x;
+    }
+    template <class Y>
+    static auto df(const Y& y) {
+        return Y::Constant(y.rows(), y.cols(), 1);
+    }
 };
 
 struct Sigmoid {
     // 1 / (1 + e^-x): for x = -1e4, e^-x is inf and y is exactly 0, never NaN.
-    template <class X> static auto f(const X& x) {
+    template <class X>
+    static auto f(const X& x) {
         using T = typename X::Scalar;
         return (T(1) + (-x).exp()).inverse();
     }
-    template <class Y> static auto df(const Y& y) {
+    template <class Y>
+    static auto df(const Y& y) {
         using T = typename Y::Scalar;
         return y * (T(1) - y);
     }
 };
 
 struct Tanh {
-    template <class X> static auto f(const X& x) { return x.tanh(); }
-    template <class Y> static auto df(const Y& y) {
+    template <class X>
+    static auto f(const X& x) {
+        return x.tanh();
+    }
+    template <class Y>
+    static auto df(const Y& y) {
         using T = typename Y::Scalar;
         return T(1) - y.square();
     }
 };
 
 struct Relu {
-    template <class X> static auto f(const X& x) {
+    template <class X>
+    static auto f(const X& x) {
         using T = typename X::Scalar;
         return x.max(T(0));
     }
-    template <class Y> static auto df(const Y& y) {
+    template <class Y>
+    static auto df(const Y& y) {
         using T = typename Y::Scalar;
         return (y > T(0)).template cast<T>();
     }
@@ -89,8 +102,7 @@ public:
     void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { y.array() = F::f(x.array()); }
 
     // dx = dy * f'(y), element-wise.
-    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy,
-                  MatrixRef<S> dx) const override {
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const override {
         dx.array() = dy.array() * F::df(y.array());
     }
 
@@ -122,8 +134,7 @@ public:
     void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { softmax_rows<S>(x, y); }
 
     // The softmax Jacobian applied row by row: dx_i = y_i * (dy_i - <dy_i, y_i>).
-    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy,
-                  MatrixRef<S> dx) const override {
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const override {
         for (Index i = 0; i < y.rows(); ++i) {
             const S dot = dy.row(i).dot(y.row(i));
             dx.row(i).array() = y.row(i).array() * (dy.row(i).array() - dot);
@@ -156,10 +167,14 @@ public:
             throw std::invalid_argument("Activation('" + std::string(to_string(activation_)) +
                                         "'): cannot be the first layer; start with a layer that takes input_dim");
         switch (activation_) {
-            case activation::linear: return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input_dim);
-            case activation::sigmoid: return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input_dim);
-            case activation::tanh: return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input_dim);
-            case activation::relu: return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input_dim);
+            case activation::linear:
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input_dim);
+            case activation::sigmoid:
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input_dim);
+            case activation::tanh:
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input_dim);
+            case activation::relu:
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input_dim);
             case activation::softmax: return std::make_unique<detail::SoftmaxActivation<S>>(input_dim);
         }
         throw std::invalid_argument("Activation: invalid activation value");

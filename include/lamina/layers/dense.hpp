@@ -90,9 +90,7 @@ public:
         return {r0 * out, size};
     }
 
-    [[nodiscard]] Weights<S> get_weights() const override {
-        return {Matrix<S>(kernel_), Matrix<S>(bias_.transpose())};
-    }
+    [[nodiscard]] Weights<S> get_weights() const override { return {Matrix<S>(kernel_), Matrix<S>(bias_.transpose())}; }
 
     void set_weights(const Weights<S>& weights) override {
         const Index in = this->input_dim_, out = this->output_dim_;
@@ -108,8 +106,8 @@ public:
 private:
     void check_shape(const Matrix<S>& m, Index rows, Index cols, const char* what) const {
         if (m.rows() != rows || m.cols() != cols)
-            throw shape_error(this->where() + ".set_weights: " + what + " expected " + std::to_string(rows) +
-                              "x" + std::to_string(cols) + ", found " + std::to_string(m.rows()) + "x" +
+            throw shape_error(this->where() + ".set_weights: " + what + " expected " + std::to_string(rows) + "x" +
+                              std::to_string(cols) + ", found " + std::to_string(m.rows()) + "x" +
                               std::to_string(m.cols()));
     }
 
@@ -133,8 +131,7 @@ class Dense {
 public:
     /// \throws std::invalid_argument when `units` or `options.input_dim` is negative, or `units` is 0.
     explicit Dense(Index units, DenseOptions options = {}) : units_(units), options_(options) {
-        if (units <= 0)
-            throw std::invalid_argument("Dense: units must be positive, found " + std::to_string(units));
+        if (units <= 0) throw std::invalid_argument("Dense: units must be positive, found " + std::to_string(units));
         if (options.input_dim < 0)
             throw std::invalid_argument("Dense: input_dim must be positive, found " +
                                         std::to_string(options.input_dim));
@@ -150,12 +147,11 @@ public:
     [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const {
         if (input_dim == 0 && options_.input_dim == 0)
             throw std::invalid_argument("Dense(" + std::to_string(units_) +
-                                        "): the first layer needs input_dim, e.g. Dense(" +
-                                        std::to_string(units_) + ", {.input_dim = 784})");
+                                        "): the first layer needs input_dim, e.g. Dense(" + std::to_string(units_) +
+                                        ", {.input_dim = 784})");
         if (input_dim != 0 && options_.input_dim != 0 && options_.input_dim != input_dim)
-            throw shape_error("Dense(" + std::to_string(units_) + "): input_dim " +
-                              std::to_string(options_.input_dim) + " does not match the previous layer's output " +
-                              std::to_string(input_dim));
+            throw shape_error("Dense(" + std::to_string(units_) + "): input_dim " + std::to_string(options_.input_dim) +
+                              " does not match the previous layer's output " + std::to_string(input_dim));
         return std::make_unique<detail::DenseLayer<S>>(input_dim != 0 ? input_dim : options_.input_dim, units_,
                                                        options_);
     }

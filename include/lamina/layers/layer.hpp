@@ -66,14 +66,13 @@ public:
     /// The input gradient dx = dL/dx from dy = dL/dy, for the same rows as `forward`.
     /// Shapes: x and dx (rows x input_dim()), y and dy (rows x output_dim()). dx is
     /// overwritten. A model skips this call for its first layer.
-    virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy,
-                          MatrixRef<S> dx) const = 0;
+    virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const = 0;
 
     /// Writes slice `part` (0 <= part < parts) of the parameter gradient dL/dw from the
     /// whole batch, overwriting (no zeroing pass needed), and returns the range written.
     /// Slices of different `part` are disjoint and may run concurrently.
-    virtual ParameterRange gradient(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*dy*/,
-                                    Index /*part*/, Index /*parts*/) {
+    virtual ParameterRange gradient(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*dy*/, Index /*part*/,
+                                    Index /*parts*/) {
         return {};
     }
 

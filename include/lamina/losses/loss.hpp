@@ -21,7 +21,7 @@ public:
     Loss(loss::CategoricalCrossentropy l) : kind_(l) {}  // NOLINT: implicit by design
     Loss(loss::MeanSquaredError l) : kind_(l) {}         // NOLINT
     /// \throws std::invalid_argument for an unknown name (the message lists the known ones).
-    Loss(std::string_view name) : kind_(from_name(name)) {}  // NOLINT
+    Loss(std::string_view name) : kind_(from_name(name)) {}   // NOLINT
     Loss(const char* name) : Loss(std::string_view(name)) {}  // NOLINT
 
     [[nodiscard]] const Kind& kind() const noexcept { return kind_; }

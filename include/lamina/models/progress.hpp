@@ -79,8 +79,7 @@ public:
         if (live_) {
             line << '\r' << counter(steps_) << ' ' << bar(steps_) << " - " << format_time(took);
         } else {
-            line << "Epoch " << epoch_ + 1 << "/" << epochs_ << " - " << counter(steps_) << " - "
-                 << format_time(took);
+            line << "Epoch " << epoch_ + 1 << "/" << epochs_ << " - " << counter(steps_) << " - " << format_time(took);
         }
         line << " " << format_time(took / double(steps_)) << "/step" << metrics(logs.loss, logs.accuracy);
         if (logs.val_loss) line << " - val_loss: " << fixed4(*logs.val_loss);

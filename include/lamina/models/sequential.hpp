@@ -144,7 +144,8 @@ public:
     void summary(std::ostream& out = std::cout) const {
         const std::string rule(65, '_'), thick(65, '=');
         out << "Model: \"sequential\"\n" << rule << '\n';
-        out << std::left << std::setw(29) << " Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n";
+        out << std::left << std::setw(29) << " Layer (type)" << std::setw(26) << "Output Shape"
+            << "Param #\n";
         out << thick << '\n';
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             const auto& l = *layers_[i];
@@ -410,9 +411,7 @@ public:
     ///         missing or not expected, names mix the two schemes, or an array's dtype is not
     ///         the model's (float32 for `Sequential<float>`, float64 for double: no conversion);
     ///         shape_error naming the file, the array and the expected and found shapes.
-    void load_weights(const std::filesystem::path& path) {
-        load_weights_from(io::read_npz(path), path.string());
-    }
+    void load_weights(const std::filesystem::path& path) { load_weights_from(io::read_npz(path), path.string()); }
 
 private:
     /// Per-layer buffers for a batch of up to `capacity` rows: acts[i] is the input of
@@ -449,10 +448,8 @@ private:
         for (Index i = 0; i < stop; ++i) {
             const auto& layer = *layers_[std::size_t(i)];
             auto dst = (out && i == stop - 1) ? *out : MatrixRef<S>(ws.acts[std::size_t(i + 1)].topRows(rows));
-            if (i == 0)
-                layer.forward(x, dst);
-            else
-                layer.forward(ws.acts[std::size_t(i)].topRows(rows), dst);
+            if (i == 0) layer.forward(x, dst);
+            else layer.forward(ws.acts[std::size_t(i)].topRows(rows), dst);
         }
     }
 
@@ -507,8 +504,7 @@ private:
                     const Index offset = offsets_[std::size_t(i)] + range.offset;
                     if (guard_) backup(offset, range.size);
                     optimizer_->update(params_.data(), grads_.data(), offset, range.size);
-                    if (guard_ && !detail::all_finite(params_.data() + offset, range.size))
-                        diverged_.set();
+                    if (guard_ && !detail::all_finite(params_.data() + offset, range.size)) diverged_.set();
                 }
             }
         });
@@ -530,8 +526,7 @@ private:
                 if constexpr (std::is_same_v<L, loss::CategoricalCrossentropy>)
                     return fused_softmax_ ? L::template from_logits<S>(out, target, grad, batch)
                                           : L::template from_probabilities<S>(out, target, grad, batch);
-                else
-                    return L::template evaluate<S>(out, target, grad, batch);
+                else return L::template evaluate<S>(out, target, grad, batch);
             },
             loss_->kind());
     }
@@ -572,8 +567,8 @@ private:
         params_ = backup_;
         if (auto* slots = optimizer_->slots()) *slots = slots_backup_;
         const std::string what = std::isfinite(loss) ? "a weight became NaN or infinite"
-                                 : std::isnan(loss)     ? "the loss became NaN"
-                                                        : "the loss became infinite";
+                                 : std::isnan(loss)  ? "the loss became NaN"
+                                                     : "the loss became infinite";
         throw training_error("Sequential.fit: " + what + " at epoch " + std::to_string(epoch + 1) + ", batch " +
                              std::to_string(step + 1) + " of " + std::to_string(steps) +
                              "; the weights are those from before that batch. Lower the learning rate (or set "
@@ -621,8 +616,8 @@ private:
 
     Index checked_index(Index i) const {
         if (i < 0 || i >= size())
-            throw std::out_of_range("Sequential.layer: index " + std::to_string(i) + " is out of range; the model has " +
-                                    std::to_string(size()) + " layers");
+            throw std::out_of_range("Sequential.layer: index " + std::to_string(i) +
+                                    " is out of range; the model has " + std::to_string(size()) + " layers");
         return i;
     }
 
@@ -661,9 +656,10 @@ private:
         for (Index i = 0; i < y.rows(); ++i) {
             const S sum = y.row(i).sum();
             if ((y.row(i).array() < S(0)).any() || std::abs(sum - S(1)) > S(1e-3))
-                throw std::invalid_argument(std::string("Sequential.") + fn + ": y row " + std::to_string(i) +
-                                            " is not one-hot (its values sum to " + std::to_string(double(sum)) +
-                                            "); categorical_crossentropy needs one-hot targets, e.g. from to_categorical");
+                throw std::invalid_argument(
+                    std::string("Sequential.") + fn + ": y row " + std::to_string(i) +
+                    " is not one-hot (its values sum to " + std::to_string(double(sum)) +
+                    "); categorical_crossentropy needs one-hot targets, e.g. from to_categorical");
         }
     }
 
@@ -686,7 +682,9 @@ private:
     }
 
     template <class M>
-    static std::string shape(const M& m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
+    static std::string shape(const M& m) {
+        return std::to_string(m.rows()) + "x" + std::to_string(m.cols());
+    }
 
     static std::string grouped(Index v) {
         std::string digits = std::to_string(v), out;
@@ -715,8 +713,8 @@ private:
     bool compiled_ = false;
     Workspace train_;
     std::unique_ptr<detail::Team> team_;
-    bool guard_ = false;                 // the running fit backs up and checks every step
-    detail::MovableFlag diverged_;       // a guarded step made a weight non-finite
+    bool guard_ = false;            // the running fit backs up and checks every step
+    detail::MovableFlag diverged_;  // a guarded step made a weight non-finite
     Vector<S> backup_, slots_backup_;
     std::vector<double> partial_loss_;
     std::vector<Index> partial_correct_;
@@ -731,8 +729,7 @@ private:
                 record.layers.push_back({"Dense", layer->input_dim(), layer->output_dim(), {}});
             else if (layer->kind() == "Activation")
                 record.layers.push_back({"Activation", 0, 0, layer->config()});  // config(): the activation's name
-            else
-                throw error("Sequential.save: " + layer->where() + " is of a kind the model file cannot describe");
+            else throw error("Sequential.save: " + layer->where() + " is of a kind the model file cannot describe");
         }
         record.compiled = compiled_;
         if (compiled_) {
@@ -749,14 +746,14 @@ private:
     // The model a checked record describes; what the record's reader cannot check (names
     // of losses, metrics, optimizers; the random state) is checked here.
     static Sequential from_record(io::ModelRecord<S>&& record, std::string_view name) {
-        const auto fail = [&](const std::string& what) { io::detail::raise_io_error("lamina::load_model", name, what); };
+        const auto fail = [&](const std::string& what) {
+            io::detail::raise_io_error("lamina::load_model", name, what);
+        };
         Sequential model;
         for (std::size_t i = 0; i < record.layers.size(); ++i) {
             const auto& layer = record.layers[i];
-            if (layer.kind == "Dense")
-                model.add(Dense(layer.units, {.input_dim = i == 0 ? layer.input_dim : 0}));
-            else
-                model.add(Activation(layer.activation));
+            if (layer.kind == "Dense") model.add(Dense(layer.units, {.input_dim = i == 0 ? layer.input_dim : 0}));
+            else model.add(Activation(layer.activation));
         }
         if (record.weights.size() != model.params_.size()) fail("the weights do not fit the layers");
         VectorMap<S>(model.params_.data(), model.params_.size()) = record.weights;  // the layers' views stay valid
@@ -845,8 +842,9 @@ private:
             const auto& x = expected[j];
             const io::NpzEntry* e = match[j];
             if (e == nullptr)
-                throw io_error(where + "the archive lacks " +
-                               (positional != 0 ? "arr_" + std::to_string(j) + " (" + x.name + ")" : "'" + x.name + "'"));
+                throw io_error(
+                    where + "the archive lacks " +
+                    (positional != 0 ? "arr_" + std::to_string(j) + " (" + x.name + ")" : "'" + x.name + "'"));
             const std::string label = "'" + e->name + "'" + (e->name == x.name ? "" : " (" + x.name + ")");
             if (e->array.shape != x.shape)
                 throw shape_error(where + "array " + label + " has shape " + io::detail::python_tuple(e->array.shape) +

@@ -82,10 +82,8 @@ public:
         const S mu = S(spec_.momentum);
         auto v = velocity_.segment(offset, size);
         v = mu * v - lr_ * g;
-        if (spec_.nesterov)
-            w.noalias() += mu * v - lr_ * g;
-        else
-            w += v;
+        if (spec_.nesterov) w.noalias() += mu * v - lr_ * g;
+        else w += v;
     }
     [[nodiscard]] Vector<S>* slots() noexcept override { return velocity_.size() > 0 ? &velocity_ : nullptr; }
     [[nodiscard]] OptimizerConfig get_config() const override {
@@ -143,7 +141,9 @@ inline SGD SGD::from_config(const OptimizerConfig& config) {
     SGD sgd;
     bool seen[4] = {};
     for (const auto& [name, value] : config.hyperparameters) {
-        const int which = name == "learning_rate" ? 0 : name == "momentum" ? 1 : name == "nesterov" ? 2
+        const int which = name == "learning_rate" ? 0
+                          : name == "momentum"    ? 1
+                          : name == "nesterov"    ? 2
                           : name == "decay"       ? 3
                                                   : -1;
         if (which < 0)

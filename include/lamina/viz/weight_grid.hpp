@@ -147,8 +147,8 @@ struct WeightGridOptions {
 
 /// A single-channel 8-bit image: `pixels[row * width + col]`, top row first.
 struct GreyImage {
-    Index width = 0;   ///< Columns of pixels.
-    Index height = 0;  ///< Rows of pixels.
+    Index width = 0;                   ///< Columns of pixels.
+    Index height = 0;                  ///< Rows of pixels.
     std::vector<std::uint8_t> pixels;  ///< height * width grey levels, 0 black, 255 white.
 
     /// The grey level at (row, col), 0 <= row < height, 0 <= col < width (not checked).
@@ -190,20 +190,19 @@ inline void check_options(const WeightGridOptions& opts, const char* where) {
         throw std::invalid_argument(std::string(where) + ": " + what);
     };
     if (opts.tile_height < 1 || opts.tile_width < 1) {
-        fail("tile_height and tile_width must be at least 1, found " +
-             std::to_string(opts.tile_height) + " x " + std::to_string(opts.tile_width));
+        fail("tile_height and tile_width must be at least 1, found " + std::to_string(opts.tile_height) + " x " +
+             std::to_string(opts.tile_width));
     }
     if (opts.tile_height > max_image_side || opts.tile_width > max_image_side) {
-        fail("tile " + std::to_string(opts.tile_height) + " x " + std::to_string(opts.tile_width) +
-             " is over the " + std::to_string(max_image_side) + " px limit per side");
+        fail("tile " + std::to_string(opts.tile_height) + " x " + std::to_string(opts.tile_width) + " is over the " +
+             std::to_string(max_image_side) + " px limit per side");
     }
     if (opts.scale < 0 || opts.scale > max_image_side) {
         fail("scale must be 0 (auto) or 1.." + std::to_string(max_image_side) + ", found " +
              std::to_string(opts.scale));
     }
     if (opts.separator < 0 || opts.separator > max_image_side) {
-        fail("separator must be 0.." + std::to_string(max_image_side) + ", found " +
-             std::to_string(opts.separator));
+        fail("separator must be 0.." + std::to_string(max_image_side) + ", found " + std::to_string(opts.separator));
     }
     if (opts.min_width < 0) {
         fail("min_width must not be negative, found " + std::to_string(opts.min_width));
@@ -232,8 +231,8 @@ inline std::uint8_t grey_level(double w, double lo, double hi) {
 /// class test comes first so that `save_weight_grid<float>(...)` never instantiates
 /// Eigen::MatrixBase<float>.
 template <class K>
-concept dense_matrix_expression =
-    std::is_class_v<K> && std::derived_from<K, Eigen::MatrixBase<K>> && Scalar<typename K::Scalar>;
+concept dense_matrix_expression = std::is_class_v<K> && std::derived_from<K, Eigen::MatrixBase<K>> &&
+    Scalar<typename K::Scalar>;
 
 }  // namespace detail
 
@@ -248,8 +247,7 @@ concept dense_matrix_expression =
     constexpr const char* where = "lamina::weight_grid_layout";
     detail::check_options(opts, where);
     if (units < 1) {
-        throw std::invalid_argument(std::string(where) + ": need at least 1 unit, found " +
-                                    std::to_string(units));
+        throw std::invalid_argument(std::string(where) + ": need at least 1 unit, found " + std::to_string(units));
     }
     WeightGridLayout g;
     g.units = units;
@@ -271,8 +269,8 @@ concept dense_matrix_expression =
     g.width = g.separator + g.cols * (g.tile_width + g.separator);
     g.height = g.separator + g.rows * (g.tile_height + g.separator);
     if (g.width > detail::max_image_side || g.height > detail::max_image_side) {
-        throw std::invalid_argument(std::string(where) + ": image would be " + std::to_string(g.width) +
-                                    " x " + std::to_string(g.height) + " px, over the " +
+        throw std::invalid_argument(std::string(where) + ": image would be " + std::to_string(g.width) + " x " +
+                                    std::to_string(g.height) + " px, over the " +
                                     std::to_string(detail::max_image_side) + " px limit per side");
     }
     return g;
@@ -298,14 +296,15 @@ concept dense_matrix_expression =
 ///         kernel has no columns.
 /// \throws std::invalid_argument if a weight is NaN or infinite or an option is out of range.
 template <Scalar S>
-[[nodiscard]] GreyImage render_weight_grid(const Eigen::Ref<const Matrix<S>>& kernel, const WeightGridOptions& opts = {}) {
+[[nodiscard]] GreyImage render_weight_grid(const Eigen::Ref<const Matrix<S>>& kernel,
+                                           const WeightGridOptions& opts = {}) {
     constexpr const char* where = "lamina::render_weight_grid";
     detail::check_options(opts, where);
     const Index inputs = opts.tile_height * opts.tile_width;
     if (kernel.rows() != inputs) {
-        throw shape_error(std::string(where) + ": kernel must have tile_height * tile_width = " +
-                          std::to_string(opts.tile_height) + " * " + std::to_string(opts.tile_width) +
-                          " = " + std::to_string(inputs) + " rows (inputs), found " +
+        throw shape_error(std::string(where) +
+                          ": kernel must have tile_height * tile_width = " + std::to_string(opts.tile_height) + " * " +
+                          std::to_string(opts.tile_width) + " = " + std::to_string(inputs) + " rows (inputs), found " +
                           std::to_string(kernel.rows()) + " x " + std::to_string(kernel.cols()));
     }
     if (kernel.cols() < 1) {
@@ -316,8 +315,8 @@ template <Scalar S>
         for (Index u = 0; u < kernel.cols(); ++u) {
             for (Index i = 0; i < inputs; ++i) {
                 if (!std::isfinite(kernel(i, u))) {
-                    throw std::invalid_argument(std::string(where) + ": weight (" + std::to_string(i) +
-                                                ", " + std::to_string(u) + ") of the kernel is " +
+                    throw std::invalid_argument(std::string(where) + ": weight (" + std::to_string(i) + ", " +
+                                                std::to_string(u) + ") of the kernel is " +
                                                 std::to_string(kernel(i, u)) + "; all must be finite");
                 }
             }
@@ -356,8 +355,7 @@ template <Scalar S>
             const std::uint8_t v = detail::grey_level(static_cast<double>(w(i)), lo, hi);
             // Weight i sits at tile row i / tile_width, column i % tile_width, and
             // covers a scale x scale block of pixels.
-            fill(top + (i / opts.tile_width) * g.scale, left + (i % opts.tile_width) * g.scale, g.scale,
-                 g.scale, v);
+            fill(top + (i / opts.tile_width) * g.scale, left + (i % opts.tile_width) * g.scale, g.scale, g.scale, v);
         }
     }
     return img;
@@ -392,9 +390,8 @@ template <class Kernel>
     }
     if (image.pixels.size() != static_cast<std::size_t>(image.width * image.height)) {
         throw shape_error(std::string(where) + ": a " + std::to_string(image.width) + " x " +
-                          std::to_string(image.height) + " image needs " +
-                          std::to_string(image.width * image.height) + " pixels, found " +
-                          std::to_string(image.pixels.size()));
+                          std::to_string(image.height) + " image needs " + std::to_string(image.width * image.height) +
+                          " pixels, found " + std::to_string(image.pixels.size()));
     }
     struct Sink {
         std::vector<std::uint8_t> bytes;
@@ -414,8 +411,8 @@ template <class Kernel>
     const int h = static_cast<int>(image.height);
     const int ok = stbi_write_png_to_func(+append, &sink, w, h, 1, image.pixels.data(), w);
     if (ok == 0 || sink.failed) {
-        throw error(std::string(where) + ": stb_image_write could not encode a " + std::to_string(w) +
-                    " x " + std::to_string(h) + " image (out of memory)");
+        throw error(std::string(where) + ": stb_image_write could not encode a " + std::to_string(w) + " x " +
+                    std::to_string(h) + " image (out of memory)");
     }
     return std::move(sink.bytes);
 }

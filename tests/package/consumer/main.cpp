@@ -8,8 +8,8 @@ int main() {
     lamina::Matrix<float> x(4, 2), y(4, 2);
     x << 0, 0, 0, 1, 1, 0, 1, 1;
     y << 1, 0, 0, 1, 0, 1, 1, 0;
-    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("tanh"),
-                                    lamina::Dense(2), lamina::Activation("softmax")};
+    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("tanh"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
     model.initialize(1);
     model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.5, .momentum = 0.9});
     const auto h = model.fit(x, y, {.batch_size = 2, .epochs = 300, .verbose = 0, .threads = 2});
