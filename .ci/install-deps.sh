@@ -6,7 +6,8 @@
 #   .ci/install-deps.sh clang-14 libclang-rt-14-dev clang-format-14 python3-numpy
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev catch2 libstb-dev zlib1g-dev libbenchmark-dev "$@")
+packages=(build-essential cmake libeigen3-dev catch2 libstb-dev zlib1g-dev libbenchmark-dev
+          curl ca-certificates "$@")  # curl: the data script's fallback where npm is missing
 
 missing=()
 for p in "${packages[@]}"; do
