@@ -9,13 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "idx_files.hpp"
 
 namespace lamina::test {
 
@@ -132,33 +133,16 @@ inline ByteVec zip_stored(const std::vector<std::pair<std::string, ByteVec>>& en
     return out.bytes;
 }
 
-/// A fresh folder under the temporary folder, removed with its contents at the end.
-class SaveDir {
+/// A fresh temporary folder (`TempDir`) that can also list what is left in it.
+class SaveDir : public TempDir {
 public:
-    SaveDir() {
-        std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() /
-                ("lamina-save-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
-    }
-    SaveDir(const SaveDir&) = delete;
-    SaveDir& operator=(const SaveDir&) = delete;
-    ~SaveDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
     /// The names in the folder, sorted.
     std::vector<std::string> entries() const {
         std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+        for (const auto& e : std::filesystem::directory_iterator(path())) names.push_back(e.path().filename().string());
         std::sort(names.begin(), names.end());
         return names;
     }
-
-private:
-    std::filesystem::path path_;
 };
 
 inline void write_bytes(const std::filesystem::path& file, const ByteVec& bytes) {

@@ -195,6 +195,15 @@ public:
                  " bytes, but the data ends at byte ", end_);
     }
 
+    /// A u32 count of items of at least `bytes_each` bytes each, failing when the rest of the
+    /// body cannot hold that many (before anything is allocated for them).
+    std::uint32_t count(std::string_view what, std::size_t bytes_each) {
+        const std::size_t at = pos_;
+        const std::uint32_t n = u32(what);
+        if (n > left() / bytes_each) fail(what, " ", n, " at byte ", at, " is more than the file can hold");
+        return n;
+    }
+
     std::uint8_t u8(std::string_view what) { return std::uint8_t(get(1, what)); }
     std::uint32_t u32(std::string_view what) { return std::uint32_t(get(4, what)); }
     std::uint64_t u64(std::string_view what) { return get(8, what); }
@@ -436,16 +445,10 @@ template <Scalar S>
     if (record.compiled) {
         if (layer_count == 0) r.fail("the compiled flag at byte ", compiled_at, " is set for a model with no layers");
         record.loss = r.str("the loss");
-        const std::size_t metrics_at = r.pos();
-        const std::uint32_t metrics = r.u32("the metric count");
-        if (metrics > r.left() / 4)
-            r.fail("the metric count ", metrics, " at byte ", metrics_at, " is more than the file can hold");
+        const std::uint32_t metrics = r.count("the metric count", 4);
         for (std::uint32_t i = 0; i < metrics; ++i) record.metrics.push_back(r.str("a metric"));
         record.optimizer.name = r.str("the optimizer");
-        const std::size_t hp_at = r.pos();
-        const std::uint32_t hps = r.u32("the hyperparameter count");
-        if (hps > r.left() / 12)
-            r.fail("the hyperparameter count ", hps, " at byte ", hp_at, " is more than the file can hold");
+        const std::uint32_t hps = r.count("the hyperparameter count", 12);
         for (std::uint32_t i = 0; i < hps; ++i) {
             std::string hp = r.str("a hyperparameter name");
             const double value = r.f64("hyperparameter '" + hp + "'");
@@ -456,10 +459,7 @@ template <Scalar S>
         if (record.optimizer_state.iterations < 0)
             r.fail("the optimizer's iterations at byte ", it_at, " are ", record.optimizer_state.iterations,
                    ": expected >= 0");
-        const std::size_t slots_at = r.pos();
-        const std::uint32_t slots = r.u32("the slot count");
-        if (slots > r.left() / 12)
-            r.fail("the slot count ", slots, " at byte ", slots_at, " is more than the file can hold");
+        const std::uint32_t slots = r.count("the slot count", 12);
         for (std::uint32_t i = 0; i < slots; ++i) {
             std::string slot = r.str("a slot name");
             const std::size_t n_at = r.pos();
