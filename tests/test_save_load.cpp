@@ -87,6 +87,7 @@ struct HandModel {
     std::uint32_t version = 1, scalar = 4, layer_count = 2;
     std::string kind0 = "Dense", kind1 = "Activation", activation = "relu";
     std::uint64_t input_dim = 1, units = 2, input_dim1 = 0;  // input_dim1: of a second Dense (0: units)
+    double l1 = 0, l2 = 0, rate = 0.5;                       // Dense regularizers (version 2), a Dropout's rate
     std::uint8_t compiled = 1;
     std::string loss = "mean_squared_error", optimizer = "SGD", hp_name = "learning_rate";
     double learning_rate = 0.5;
@@ -102,11 +103,19 @@ ByteVec hand_file(const HandModel& m) {
     LeWriter w = lamina::test::model_header(m.version, m.scalar);
     w.u32(m.layer_count);
     w.str(m.kind0);
-    if (m.kind0 == "Dense") w.u64(m.input_dim).u64(m.units);
-    else w.str(m.activation);
+    const auto regularizer = [&] {
+        if (m.version >= 2) w.f64(m.l1).f64(m.l2);
+    };
+    if (m.kind0 == "Dense") {
+        w.u64(m.input_dim).u64(m.units);
+        regularizer();
+    } else w.str(m.activation);
     if (m.layer_count >= 2) {
         w.str(m.kind1);
-        if (m.kind1 == "Dense") w.u64(m.input_dim1 != 0 ? m.input_dim1 : m.units).u64(m.units);
+        if (m.kind1 == "Dense") {
+            w.u64(m.input_dim1 != 0 ? m.input_dim1 : m.units).u64(m.units);
+            regularizer();
+        } else if (m.kind1 == "Dropout") w.f64(m.rate);
         else w.str(m.activation);
     }
     w.u8(m.compiled);
@@ -235,8 +244,8 @@ TEST_CASE("SGD reports its config and state and takes them back", "[save][sgd]")
     }
     SECTION("configs that are not SGD's are refused") {
         using lamina::OptimizerConfig;
-        CHECK_THROWS_WITH(lamina::optimizer_from_config<float>(OptimizerConfig{"Adam", {}}),
-                          Catch::Contains("unknown optimizer 'Adam'"));
+        CHECK_THROWS_WITH(lamina::optimizer_from_config<float>(OptimizerConfig{"Nadam", {}}),
+                          Catch::Contains("unknown optimizer 'Nadam'"));
         CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"beta_1", 0.9}}}), Catch::Contains("'beta_1'"));
         CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"momentum", 0.1}, {"momentum", 0.2}}}),
                           Catch::Contains("twice"));
@@ -340,7 +349,7 @@ TEST_CASE("An uncompiled model saves and loads uncompiled", "[save][load]") {
 }
 
 TEST_CASE("A model file written by hand from the format description loads", "[save][load][format]") {
-    const ByteVec bytes = hand_file({});
+    const ByteVec bytes = hand_file({});  // version 1
     auto model = lamina::load_model<float>(std::span<const std::byte>(bytes));
     REQUIRE(model.size() == 2);
     CHECK(model.layer(0).kind() == "Dense");
@@ -350,8 +359,11 @@ TEST_CASE("A model file written by hand from the format description loads", "[sa
     const lamina::Matrix<float> p = model.predict(x);
     CHECK(p(0, 0) == 2.5f);
     CHECK(p(0, 1) == 0.0f);
-    // Written again, it is the same file, byte for byte.
-    CHECK(model.to_bytes() == bytes);
+    // Written again, it is the same file, byte for byte, in the current version (2).
+    HandModel v2;
+    v2.version = 2;
+    CHECK(model.to_bytes() == hand_file(v2));
+    CHECK(lamina::load_model<float>(std::span<const std::byte>(hand_file(v2))).parameters() == model.parameters());
     // Its optimizer resumes at step 3: lr = 0.5 / (1 + 0.1 * 3) for the next step.
     // d(0.5 * mean((y - t)^2))... mse's gradient is 2 (y - t) / (batch * outputs) per output;
     // with t = [2.5, 0] nothing moves, with t = [1.5, 0] the first unit moves.
@@ -361,6 +373,59 @@ TEST_CASE("A model file written by hand from the format description loads", "[sa
     const float lr = float(0.5 / (1 + 0.1 * 3));
     CHECK(model.parameters()[0] == Approx(1.0f - 2 * lr));
     CHECK(model.parameters()[2] == Approx(0.5f - lr));
+}
+
+TEST_CASE("A version 2 file with a kernel regularizer and a Dropout layer loads", "[save][load][format]") {
+    HandModel m;
+    m.version = 2;
+    m.l2 = 0.25;
+    m.kind1 = "Dropout";
+    const auto model = lamina::load_model<float>(std::span<const std::byte>(hand_file(m)));
+    REQUIRE(model.size() == 2);
+    CHECK(model.layer(1).kind() == "Dropout");
+    CHECK(model.layer(1).config() == "rate: 0.5");
+    // The penalty is back: 0.25 * (1 + 4) for the kernel (1, -2).
+    CHECK(model.layer(0).regularization_loss() == Approx(1.25));
+
+    m.kind1 = "Activation";
+    m.l1 = -1;
+    CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("regularizer factors l1 = -1"));
+    m = {};
+    m.version = 2;
+    m.kind1 = "Dropout";
+    m.rate = 1;
+    CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("(Dropout, at byte") && Catch::Contains("[0, 1)"));
+    m.version = 1;  // Dropout is new in version 2
+    m.rate = 0.5;
+    CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("unknown kind 'Dropout'"));
+}
+
+TEST_CASE("A model with Dropout and L2 goes on after save and load exactly where it stopped", "[save][load][fit]") {
+    const int threads = GENERATE(1, 2);
+    CAPTURE(threads);
+    lamina::Matrix<float> x, y;
+    small_data(x, y);
+    const auto make = [] {
+        lamina::Sequential<float> m{lamina::Dense(6, {.input_dim = 4,
+                                                      .kernel_regularizer = lamina::regularizers::l2(0.01)}),
+                                    lamina::Activation("relu"), lamina::Dropout(0.3), lamina::Dense(3),
+                                    lamina::Activation("softmax")};
+        m.initialize(8);
+        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.1, .momentum = 0.5});
+        return m;
+    };
+    const lamina::FitOptions<float> two{.batch_size = 7, .epochs = 2, .verbose = 0, .threads = threads};
+    auto four = two;
+    four.epochs = 4;
+    auto straight = make();
+    const auto h4 = straight.fit(x, y, four);
+    auto first = make();
+    first.fit(x, y, two);
+    auto resumed = lamina::load_model<float>(std::span<const std::byte>(first.to_bytes()));
+    CHECK(resumed.evaluate(x, y).loss == first.evaluate(x, y).loss);  // the penalty came back
+    const auto h2 = resumed.fit(x, y, two);
+    CHECK(resumed.parameters() == straight.parameters());
+    CHECK(h2.loss[1] == h4.loss[3]);
 }
 
 TEST_CASE("Loading reports a missing file and files of another kind", "[save][load][errors]") {
@@ -384,9 +449,9 @@ TEST_CASE("Loading reports a missing file and files of another kind", "[save][lo
 
 TEST_CASE("Loading refuses newer and invalid format versions", "[save][load][errors]") {
     HandModel m;
-    m.version = 2;
+    m.version = 3;
     CHECK_THAT(load_error<float>(hand_file(m)),
-               Catch::Contains("format version 2 at byte 8 is newer than this lamina reads (1)"));
+               Catch::Contains("format version 3 at byte 8 is newer than this lamina reads (2)"));
     m.version = 0;
     CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("invalid format version 0"));
 }
@@ -480,8 +545,8 @@ TEST_CASE("Malformed model descriptions are io_errors naming the problem", "[sav
     m.loss = "hinge";
     fails_with(m, "unknown loss 'hinge'");
     m = {};
-    m.optimizer = "Adam";
-    fails_with(m, "unknown optimizer 'Adam'");
+    m.optimizer = "Nadam";
+    fails_with(m, "unknown optimizer 'Nadam'");
     m = {};
     m.learning_rate = -1;
     fails_with(m, "learning_rate must be positive");

@@ -2,6 +2,7 @@
 // lamina: a seeded, portable random source for initializers and shuffling.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <sstream>
@@ -60,6 +61,19 @@ public:
 
     /// A double uniform in [lo, hi).
     double uniform(double lo, double hi) { return lo + (hi - lo) * uniform01(); }
+
+    /// A standard normal draw (mean 0, variance 1) by Marsaglia's polar method: a point
+    /// drawn uniformly in the unit disc gives the normal. (The method yields two normals;
+    /// the second is dropped so that `state()` alone describes the stream.)
+    double normal01() {
+        double u = 0, v = 0, s = 0;
+        do {
+            u = uniform(-1.0, 1.0);
+            v = uniform(-1.0, 1.0);
+            s = u * u + v * v;
+        } while (s >= 1.0 || s == 0.0);
+        return u * std::sqrt(-2.0 * std::log(s) / s);
+    }
 
     /// An integer uniform in [0, n), without modulo bias: draws below 2^64 mod n are
     /// rejected so that every residue is equally likely. n > 0.

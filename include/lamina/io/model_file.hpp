@@ -3,7 +3,7 @@
 #pragma once
 
 /*
-# The lamina model file, format version 1
+# The lamina model file, format version 2
 
 `Sequential::save(path)` writes it; `lamina::load_model<S>(path)` reads it. It holds all a
 model is: the layers, the weights, the compile settings (loss, optimizer with its
@@ -19,7 +19,7 @@ an IEEE 754 binary32 (float) or binary64 (double) as the scalar tag says. `str` 
 | offset | size | field |
 |---|---|---|
 | 0  | 8 | magic `89 4C 4D 4E 0D 0A 1A 0A` ("\x89LMN\r\n\x1A\n", PNG's trick: a text-mode transfer breaks it) |
-| 8  | 4 | u32 format version: 1. A reader refuses versions newer than its own. |
+| 8  | 4 | u32 format version: 2 (1 is read too). A reader refuses versions newer than its own. |
 | 12 | 4 | u32 scalar tag: 4 = float (binary32), 8 = double (binary64); every `scalar` below has this size |
 | 16 | 8 | u64 size of the whole file in bytes, checksum included |
 | 24 | . | body (below) |
@@ -28,19 +28,29 @@ an IEEE 754 binary32 (float) or binary64 (double) as the scalar tag says. `str` 
 Body, in order:
 
     layers      u32 L, then L layers, each:
-                  str kind: "Dense" or "Activation"
+                  str kind: "Dense", "Activation" or (version 2) "Dropout"
                   Dense:       u64 input_dim, u64 units   (input_dim = previous layer's output)
+                               version 2: then f64 l1, f64 l2: the kernel regularizer
+                               (0, 0: none; version 1 files have none)
                   Activation:  str activation: linear, sigmoid, tanh, relu or softmax
                                (its width is the previous layer's; it cannot be first)
+                  Dropout:     f64 rate in [0, 1) (its width is the previous layer's; not first)
     compiled    u8: 0 (nothing follows until "random") or 1, then:
                   str loss (Keras name: categorical_crossentropy, mean_squared_error)
                   u32 M, then M x str metric (accuracy)
-                  str optimizer class name (SGD)
+                  str optimizer class name (SGD, Adam, RMSprop, Adagrad)
                   u32 H, then H x (str name, f64 value): hyperparameters; booleans as 0 or 1
-                     (SGD: learning_rate, momentum, nesterov, decay)
-                  i64 iterations: steps taken (SGD's decay uses it)
-                  u32 K, then K slots, each: str name, u64 n, n x scalar
-                     (SGD with momentum > 0: one slot "momentum", the velocity; n = P)
+                     SGD:     learning_rate, momentum, nesterov, decay
+                     Adam:    learning_rate, beta_1, beta_2, epsilon, amsgrad
+                     RMSprop: learning_rate, rho, momentum, epsilon, centered
+                     Adagrad: learning_rate, initial_accumulator_value, epsilon
+                  i64 iterations: steps taken (SGD's decay and Adam's bias correction use it)
+                  u32 K, then K slots in this order, each: str name, u64 n, n x scalar (n = P)
+                     SGD:     "momentum" (the velocity), only when momentum > 0
+                     Adam:    "momentum" (m), "velocity" (v), and "velocity_hat" when amsgrad
+                     RMSprop: "velocity", then "momentum" when momentum > 0, then
+                              "average_gradient" when centered
+                     Adagrad: "accumulator"
     random      u32 N, then N x u64: the numbers of the model's std::mt19937_64 state as
                 the C++ standard library writes it in text (libstdc++: the 312 state words,
                 then the position; so N = 313)
@@ -74,6 +84,7 @@ names with an `io_error`), or a change to a field's meaning.
 */
 
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -96,18 +107,21 @@ names with an `io_error`), or a change to a field's meaning.
 namespace lamina::io {
 
 /// The format version this lamina writes and the newest it reads.
-inline constexpr std::uint32_t model_format_version = 1;
+inline constexpr std::uint32_t model_format_version = 2;
 
 /// The 8-byte magic that opens every model file: "\x89LMN\r\n\x1A\n".
 inline constexpr unsigned char model_magic[8] = {0x89, 'L', 'M', 'N', '\r', '\n', 0x1A, '\n'};
 
-/// One layer of a model file: a Dense layer (`kind` "Dense", `input_dim`, `units`) or an
-/// Activation layer (`kind` "Activation", `activation`).
+/// One layer of a model file: a Dense layer (`kind` "Dense", `input_dim`, `units`,
+/// `l1`, `l2`), an Activation layer (`kind` "Activation", `activation`) or a Dropout
+/// layer (`kind` "Dropout", `rate`).
 struct LayerRecord {
     std::string kind;
     Index input_dim = 0;
     Index units = 0;
     std::string activation;
+    double l1 = 0, l2 = 0;  ///< Dense: the kernel regularizer's factors
+    double rate = 0;        ///< Dropout: the fraction dropped
 };
 
 /// Everything a model file holds, as plain data (the format is in this header's leading
@@ -274,7 +288,7 @@ inline std::string_view what_file_is(std::span<const std::byte> b) {
 
 }  // namespace detail
 
-/// The bytes of a model file holding `record` (format version 1, little-endian, with
+/// The bytes of a model file holding `record` (the current format version, little-endian, with
 /// its checksum).
 /// \throws lamina::error if a name in `record` is over 1024 bytes or not printable ASCII,
 ///         or its random state is not a list of numbers.
@@ -291,6 +305,10 @@ template <Scalar S>
         if (layer.kind == "Dense") {
             w.u64(static_cast<std::uint64_t>(layer.input_dim));
             w.u64(static_cast<std::uint64_t>(layer.units));
+            w.f64(layer.l1);
+            w.f64(layer.l2);
+        } else if (layer.kind == "Dropout") {
+            w.f64(layer.rate);
         } else {
             w.str(layer.activation);
         }
@@ -421,6 +439,14 @@ template <Scalar S>
             layer.input_dim = Index(in);
             layer.units = Index(units);
             width = Index(units);
+            if (version >= 2) {
+                const std::size_t factors_at = r.pos();
+                layer.l1 = r.f64(where + " l1");
+                layer.l2 = r.f64(where + " l2");
+                if (!(layer.l1 >= 0 && layer.l2 >= 0) || !std::isfinite(layer.l1) || !std::isfinite(layer.l2))
+                    r.fail(where, " (Dense, at byte ", factors_at, ") has the regularizer factors l1 = ", layer.l1,
+                           ", l2 = ", layer.l2, ": expected finite values >= 0");
+            }
         } else if (layer.kind == "Activation") {
             if (i == 0) r.fail(where, " (at byte ", at, ") is an Activation: the first layer must be Dense");
             layer.activation = r.str(where + " activation");
@@ -431,8 +457,14 @@ template <Scalar S>
             if (!found)
                 r.fail(where, " (at byte ", at, ") has the unknown activation '", layer.activation,
                        "'; known: linear, sigmoid, tanh, relu, softmax");
+        } else if (layer.kind == "Dropout" && version >= 2) {
+            if (i == 0) r.fail(where, " (at byte ", at, ") is a Dropout: the first layer must be Dense");
+            layer.rate = r.f64(where + " rate");
+            if (!(layer.rate >= 0 && layer.rate < 1))
+                r.fail(where, " (Dropout, at byte ", at, ") has the rate ", layer.rate, ": expected one in [0, 1)");
         } else {
-            r.fail(where, " at byte ", at, " is of the unknown kind '", layer.kind, "'; known: Dense, Activation");
+            r.fail(where, " at byte ", at, " is of the unknown kind '", layer.kind, "'; known: Dense, Activation",
+                   version >= 2 ? ", Dropout" : " (format version 1)");
         }
         record.layers.push_back(std::move(layer));
     }

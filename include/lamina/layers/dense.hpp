@@ -14,6 +14,7 @@
 #include <lamina/detail/gemm.hpp>
 #include <lamina/layers/initializers.hpp>
 #include <lamina/layers/layer.hpp>
+#include <lamina/layers/regularizers.hpp>
 
 namespace lamina {
 
@@ -26,6 +27,8 @@ struct DenseOptions {
     Initializer kernel_initializer = Initializer::glorot_uniform;
     /// How the bias is drawn (Keras default: zeros).
     Initializer bias_initializer = Initializer::zeros;
+    /// A penalty on the kernel added to the loss, e.g. `regularizers::l2(1e-4)` (default: none).
+    Regularizer kernel_regularizer{};
 };
 
 namespace detail {
@@ -83,12 +86,19 @@ public:
         detail::gemm<S>(r1 - r0, out, x.rows(), {x.data() + r0, 1, x.outerStride()}, dy.data(), dy.outerStride(),
                         kernel_grad_.data() + r0 * out, out);
         Index size = (r1 - r0) * out;
+        if (options_.kernel_regularizer.active())
+            options_.kernel_regularizer.add_gradient(kernel_.data() + r0 * out, kernel_grad_.data() + r0 * out, size);
         if (part == parts - 1) {
             bias_grad_ = dy.colwise().sum().transpose();
             size += out;
         }
         return {r0 * out, size};
     }
+
+    [[nodiscard]] double regularization_loss() const override {
+        return options_.kernel_regularizer.penalty(kernel_.data(), kernel_.size());
+    }
+    [[nodiscard]] const DenseOptions& options() const noexcept { return options_; }
 
     [[nodiscard]] Weights<S> get_weights() const override { return {Matrix<S>(kernel_), Matrix<S>(bias_.transpose())}; }
 
@@ -135,6 +145,7 @@ public:
         if (options.input_dim < 0)
             throw std::invalid_argument("Dense: input_dim must be positive, found " +
                                         std::to_string(options.input_dim));
+        options.kernel_regularizer.validate("Dense(" + std::to_string(units) + "): kernel_regularizer");
     }
 
     [[nodiscard]] Index units() const noexcept { return units_; }

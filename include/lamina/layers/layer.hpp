@@ -2,6 +2,7 @@
 // lamina: the interface every layer implements, and the type-erased spec a model builds layers from.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,16 @@ using Weights = std::vector<Matrix<S>>;
 struct ParameterRange {
     Index offset = 0;
     Index size = 0;
+};
+
+/// What a training pass tells a layer beyond its rows, for layers that act at random while
+/// training (Dropout): a seed for this batch and layer, and the index within the batch of
+/// the first row the call sees. A layer's random choices must depend only on these and the
+/// row and column, never on how the batch was split between threads, so that a seed gives
+/// the same training whatever the thread count.
+struct TrainingPass {
+    std::uint64_t seed = 0;
+    Index row = 0;
 };
 
 /// A layer of a `Sequential` model.
@@ -63,10 +74,28 @@ public:
     /// y = f(x). Shapes: x (rows x input_dim()), y (rows x output_dim()); y is overwritten.
     virtual void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const = 0;
 
+    /// `forward` while training. Layers that behave differently in training (Dropout)
+    /// override it; the others are the same in both.
+    virtual void forward_training(ConstMatrixRef<S> x, MatrixRef<S> y, const TrainingPass& /*pass*/) const {
+        forward(x, y);
+    }
+    /// True when `forward_training` draws at random (the model then derives a seed per batch).
+    [[nodiscard]] virtual bool random_in_training() const { return false; }
+
     /// The input gradient dx = dL/dx from dy = dL/dy, for the same rows as `forward`.
     /// Shapes: x and dx (rows x input_dim()), y and dy (rows x output_dim()). dx is
     /// overwritten. A model skips this call for its first layer.
     virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const = 0;
+
+    /// `backward` after `forward_training` with the same `pass`.
+    virtual void backward_training(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                                   const TrainingPass& /*pass*/) const {
+        backward(x, y, dy, dx);
+    }
+
+    /// What the layer adds to the loss (a weight penalty such as L2), from its current
+    /// weights; its gradient is part of what `gradient` writes. 0 for most layers.
+    [[nodiscard]] virtual double regularization_loss() const { return 0; }
 
     /// Writes slice `part` (0 <= part < parts) of the parameter gradient dL/dw from the
     /// whole batch, overwriting (no zeroing pass needed), and returns the range written.

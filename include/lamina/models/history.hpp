@@ -2,19 +2,52 @@
 // lamina: what fit returns: per-epoch loss and metrics, as Keras's History.
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <vector>
 
 namespace lamina {
 
 /// The figures of every epoch of a `fit`, as Keras's `History.history`. Validation vectors
 /// are empty when no validation data was given.
+///
+/// \code
+/// auto history = model.fit(x, y, {.epochs = 10, .validation_split = 0.2});
+/// if (const auto* val_loss = history.get("val_loss")) std::cout << val_loss->back();
+/// \endcode
 struct History {
-    std::vector<int> epoch;            ///< 0-based epoch numbers
+    std::vector<int> epoch;            ///< 0-based epoch numbers (from fit's initial_epoch)
     std::vector<double> loss;          ///< mean training loss over the epoch's batches
     std::vector<double> accuracy;      ///< training accuracy over the epoch
     std::vector<double> val_loss;      ///< loss on the validation data after the epoch
     std::vector<double> val_accuracy;  ///< accuracy on the validation data after the epoch
     std::vector<double> seconds;       ///< wall time of the epoch (training and validation)
+
+    /// The figures recorded under `name`, as Keras's `history.history[name]`.
+    /// \param name "loss", "accuracy", "val_loss" or "val_accuracy".
+    /// \returns the vector of that name (empty for val_* when fit had no validation data),
+    ///          or nullptr for any other name.
+    [[nodiscard]] const std::vector<double>* get(std::string_view name) const noexcept {
+        if (name == "loss") return &loss;
+        if (name == "accuracy") return &accuracy;
+        if (name == "val_loss") return &val_loss;
+        if (name == "val_accuracy") return &val_accuracy;
+        return nullptr;
+    }
+
+    /// The names `get` knows whose vectors hold figures, in Keras's order (loss, accuracy,
+    /// val_loss, val_accuracy), as Keras's `history.history.keys()`.
+    [[nodiscard]] std::vector<std::string_view> keys() const {
+        std::vector<std::string_view> names;
+        for (const std::string_view name : metric_names())
+            if (!get(name)->empty()) names.push_back(name);
+        return names;
+    }
+
+    /// Every name `get` knows, whether or not it holds figures.
+    [[nodiscard]] static constexpr std::array<std::string_view, 4> metric_names() noexcept {
+        return {"loss", "accuracy", "val_loss", "val_accuracy"};
+    }
 };
 
 /// What `evaluate` returns: the loss and the accuracy over the given samples.

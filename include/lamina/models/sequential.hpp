@@ -35,6 +35,7 @@
 #include <lamina/io/npz.hpp>
 #include <lamina/layers/activation.hpp>
 #include <lamina/layers/dense.hpp>
+#include <lamina/layers/dropout.hpp>
 #include <lamina/layers/layer.hpp>
 #include <lamina/losses/loss.hpp>
 #include <lamina/metrics/metric.hpp>
@@ -179,13 +180,32 @@ public:
         compiled_ = true;
     }
 
+    /// Asks a running `fit` to stop after the current epoch, as Keras's
+    /// `model.stop_training = True`: callbacks call it (EarlyStopping does), and so may
+    /// another thread. Every fit clears the request when it starts.
+    void stop_training() noexcept { stop_training_.set(); }
+    /// Whether stopping has been asked for since the last fit began.
+    [[nodiscard]] bool stop_training_requested() const noexcept { return stop_training_.get(); }
+
     /// Trains the model, as Keras's `fit`, batch by batch with the compiled optimizer.
+    ///
+    /// \code
+    /// lamina::EarlyStopping<float> stop({.patience = 3, .restore_best_weights = true});
+    /// auto history = model.fit(x, y, {.epochs = 100, .callbacks = {stop}, .validation_split = 0.1});
+    /// \endcode
     /// \param x inputs (samples x input_dim()).
     /// \param y targets (samples x output_dim()), e.g. from `to_categorical`.
-    /// \returns the loss and accuracy of every epoch (and validation figures when given).
+    /// \param options batch size, epochs, validation, callbacks, ...: see `FitOptions`.
+    /// \returns the loss and accuracy of every epoch trained (initial_epoch .. epochs-1, fewer
+    ///          when a callback stopped training), and validation figures when
+    ///          validation_data or validation_split is given.
     /// \throws error before compile; shape_error for x or y of the wrong shape (naming the
     ///         layer and the expected and found shapes); std::invalid_argument for a batch
-    ///         size < 1, negative epochs or no samples.
+    ///         size < 1, negative epochs or initial_epoch, no samples, or a validation_split
+    ///         outside [0, 1), leaving no training or no validation sample, or given with
+    ///         validation_data; training_error when the loss or a weight becomes NaN or
+    ///         infinite (with terminate_on_nan, unless a callback such as TerminateOnNaN ends
+    ///         training quietly instead); whatever a callback throws.
     History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
         require_compiled("fit");
         check_xy("fit", x, y);
@@ -194,17 +214,48 @@ public:
                                         std::to_string(options.batch_size));
         if (options.epochs < 0)
             throw std::invalid_argument("Sequential.fit: epochs must be >= 0, found " + std::to_string(options.epochs));
+        if (options.initial_epoch < 0)
+            throw std::invalid_argument("Sequential.fit: initial_epoch must be >= 0, found " +
+                                        std::to_string(options.initial_epoch));
         check_values("fit", x, y);
         const auto& val = options.validation_data;
         if (val) {
             check_xy("fit (validation_data)", *val.x, *val.y);
             check_values("fit (validation_data)", *val.x, *val.y);
         }
+        // validation_split holds out the last rows, before any shuffling: Keras's
+        // split_at = floor(samples * (1 - validation_split)) rows are trained on.
+        const double split = options.validation_split;
+        const auto split_text = [&] {
+            std::ostringstream text;
+            text << "validation_split = " << split;
+            return text.str();
+        };
+        if (!(split >= 0 && split < 1))
+            throw std::invalid_argument("Sequential.fit: validation_split must be in [0, 1), found " + split_text());
+        if (split > 0 && val)
+            throw std::invalid_argument("Sequential.fit: " + split_text() +
+                                        " and validation_data are both given; give one of them");
+        const Index n = split > 0 ? Index(std::floor(double(x.rows()) * (1.0 - split))) : x.rows();
+        if (split > 0 && (n == 0 || n == x.rows()))
+            throw std::invalid_argument("Sequential.fit: " + split_text() + " of " + std::to_string(x.rows()) +
+                                        " samples leaves " + (n == 0 ? "no training" : "no validation") +
+                                        " samples (split_at = floor(samples * (1 - validation_split)) = " +
+                                        std::to_string(n) + "); give more samples or another validation_split");
+        const ConstMatrixRef<S> train_x = x.topRows(n), train_y = y.topRows(n);  // views, no copies
+        const bool validate = val || n < x.rows();  // scored after every epoch: validation_data or the held-out rows
+        const ConstMatrixRef<S> val_x = val ? ConstMatrixRef<S>(*val.x) : ConstMatrixRef<S>(x.bottomRows(x.rows() - n));
+        const ConstMatrixRef<S> val_y = val ? ConstMatrixRef<S>(*val.y) : ConstMatrixRef<S>(y.bottomRows(y.rows() - n));
+        const auto& callbacks = options.callbacks;
 
         History history;
-        if (options.epochs == 0) return history;
+        stop_training_.clear();
+        for (const auto& c : callbacks) c->on_train_begin(*this);
+        if (options.initial_epoch >= options.epochs) {
+            for (const auto& c : callbacks) c->on_train_end(history, *this);
+            return history;
+        }
 
-        const Index n = x.rows();
         const Index batch = std::min(options.batch_size, n);
         const Index steps = (n + batch - 1) / batch;
         detail::FlushSubnormals flush;
@@ -216,34 +267,71 @@ public:
         guard_ = options.terminate_on_nan;
         if (guard_) {
             backup_.resize(params_.size());
-            if (auto* slots = optimizer_->slots()) slots_backup_.resize(slots->size());
+            const auto slots = optimizer_->slots();
+            slots_backup_.resize(slots.size());
+            for (std::size_t i = 0; i < slots.size(); ++i) slots_backup_[i].resize(slots[i]->size());
         }
+
+        // With a seed, first the draws that the epochs before initial_epoch made in a fit from
+        // epoch 0 (in step with those at the start of every epoch below), so that a resumed
+        // fit goes on as one fit would have.
+        if (options.seed)
+            for (Index e = 0; e < options.initial_epoch; ++e) {
+                if (options.shuffle) own_rng.permutation(order, n);
+                if (random_in_training_) static_cast<void>(own_rng.bits());
+            }
+        // Batch `step` of `epoch` made the loss or a weight NaN or infinite: whether a callback
+        // (TerminateOnNaN) ends training there without an exception. Every callback hears of it.
+        const auto stop_quietly = [&](Index epoch, Index step, double loss) {
+            const char* what = std::isfinite(loss) ? "a weight became NaN or infinite"
+                               : std::isnan(loss)  ? "the loss became NaN"
+                                                   : "the loss became infinite";
+            bool stop = false;
+            for (const auto& c : callbacks) stop = c->on_divergence(int(epoch), int(step), what, *this) || stop;
+            return stop;
+        };
+        bool diverged = false;
 
         Progress progress(options.verbose, options.epochs, steps, !metrics_.empty());
         const auto fit_start = std::chrono::steady_clock::now();
-        for (Index epoch = 0; epoch < options.epochs; ++epoch) {
+        for (Index epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
             const auto epoch_start = std::chrono::steady_clock::now();
+            for (const auto& c : callbacks) c->on_epoch_begin(int(epoch), *this);
             progress.epoch_begin(epoch);
             if (options.shuffle) shuffle_rng.permutation(order, n);
+            if (random_in_training_) pass_seed_ = shuffle_rng.bits();  // this epoch's dropout masks
             const Index* sequence = order.empty() ? nullptr : order.data();
             double loss_sum = 0;
             Index correct = 0;
             for (Index step = 0; step < steps; ++step) {
                 const Index start = step * batch, rows = std::min(batch, n - start);
                 const Index next = std::min(batch, n - start - rows);  // the following batch, prefetched
-                const auto [l, c] = train_step(team, x, y, sequence ? sequence + start : nullptr, start, rows, true,
-                                               next);
-                if (guard_ && (!std::isfinite(l) || diverged_.get())) restore_and_throw(epoch, step, steps, l);
+                const auto [l, c] = train_step(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
+                                               rows, true, next);
+                if (guard_ && (!std::isfinite(l) || diverged_.get())) {
+                    try {
+                        restore_and_throw(epoch, step, steps, l);  // puts back the weights of before this batch
+                    } catch (const training_error&) {
+                        if (!stop_quietly(epoch, step, l)) throw;
+                    }
+                    diverged = true;
+                    break;
+                }
+                if (!guard_ && !callbacks.empty() && !std::isfinite(l) && stop_quietly(epoch, step, l)) {
+                    diverged = true;  // Keras's TerminateOnNaN: stop after the batch, weights as they are
+                    break;
+                }
                 loss_sum += l;
                 correct += c;
                 progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
             }
+            if (diverged) break;  // the History keeps the completed epochs
             EpochLogs logs{loss_sum / double(n), double(correct) / double(n)};
             history.epoch.push_back(int(epoch));
             history.loss.push_back(logs.loss);
             history.accuracy.push_back(logs.accuracy);
-            if (val) {
-                const auto score = evaluate_on(team, *val.x, *val.y, PredictOptions{}.batch_size);
+            if (validate) {
+                const auto score = evaluate_on(team, val_x, val_y, PredictOptions{}.batch_size);
                 logs.val_loss = score.loss;
                 logs.val_accuracy = score.accuracy;
                 history.val_loss.push_back(score.loss);
@@ -251,8 +339,13 @@ public:
             }
             const auto now = std::chrono::steady_clock::now();
             history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
-            progress.epoch_end(logs, std::chrono::duration<double>(now - fit_start).count());
+            // Progress's ETA takes the time so far as that of epochs 0..epoch: scale it to that.
+            const double elapsed = std::chrono::duration<double>(now - fit_start).count();
+            progress.epoch_end(logs, elapsed * double(epoch + 1) / double(epoch + 1 - options.initial_epoch));
+            for (const auto& c : callbacks) c->on_epoch_end(int(epoch), history, *this);
+            if (stop_training_.get()) break;
         }
+        for (const auto& c : callbacks) c->on_train_end(history, *this);
         return history;
     }
 
@@ -327,12 +420,15 @@ public:
         detail::Team& team = training_team(thread_count(threads, x.rows()));
         train_.resize(layers_, x.rows(), true);
         guard_ = false;
+        if (random_in_training_) pass_seed_ = rng_.bits();
         const auto [loss, correct] = train_step(team, x, y, nullptr, 0, x.rows(), true);
         return {loss / double(x.rows()), double(correct) / double(x.rows())};
     }
 
-    /// The mean loss over all of `x` as one batch, and its gradient into `gradients()`;
-    /// weights are not changed. For gradient checks and custom training loops.
+    /// The mean loss over all of `x` as one batch (with the layers' weight penalties), and its
+    /// gradient into `gradients()`; weights are not changed. For gradient checks and custom
+    /// training loops. Layers run as in training; Dropout drops the same units on every
+    /// call (a fixed seed), so that the loss is a deterministic function of the weights.
     /// \throws as `fit`.
     S loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
         require_compiled("loss_and_gradient");
@@ -340,6 +436,7 @@ public:
         detail::Team& team = training_team(1);
         train_.resize(layers_, x.rows(), true);
         guard_ = false;
+        pass_seed_ = 0;
         return S(train_step(team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
     }
 
@@ -354,7 +451,7 @@ public:
     /// file, or none, and no temporary file. Like `predict`, it only reads the model.
     /// \param path the file to write; its folder must exist.
     /// \throws io_error naming `path` if it cannot be written; error for a layer the format
-    ///         cannot describe (only Dense and Activation layers exist today).
+    ///         cannot describe (a layer type of your own: Dense, Activation and Dropout are known).
     void save(const std::filesystem::path& path) const {
         io::write_file_atomically(path, to_bytes(), "Sequential.save");
     }
@@ -468,6 +565,14 @@ private:
         diverged_.clear();
         partial_loss_.assign(std::size_t(threads), 0.0);
         partial_correct_.assign(std::size_t(threads), 0);
+        // The weight penalties, of the weights before this step, count once per sample in the
+        // summed loss (so that the epoch's mean loss includes them once).
+        const double penalty = regularization_loss();
+        // Layer i's random choices for this batch: a seed of (this epoch's seed, first row, i).
+        const std::uint64_t batch_seed = detail::mix64(pass_seed_ + 0x9E3779B97F4A7C15ull * std::uint64_t(start + 1));
+        const auto pass = [&](Index i, Index r0) {
+            return TrainingPass{detail::mix64(batch_seed + std::uint64_t(i)), r0};
+        };
         if (update) optimizer_->begin_step();
         team.run([&](int t) {
             const auto span = detail::split(rows, t, threads);
@@ -479,17 +584,19 @@ private:
                     ws.target.row(r) = y.row(from);
                 }
                 for (Index i = 0; i < head; ++i)
-                    layers_[std::size_t(i)]->forward(ws.acts[std::size_t(i)].middleRows(r0, len),
-                                                     ws.acts[std::size_t(i + 1)].middleRows(r0, len));
+                    layers_[std::size_t(i)]->forward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
+                                                              ws.acts[std::size_t(i + 1)].middleRows(r0, len),
+                                                              pass(i, r0));
                 auto out = ws.acts[std::size_t(head)].middleRows(r0, len);
                 MatrixRef<S> grad = ws.deltas[std::size_t(head)].middleRows(r0, len);
                 partial_loss_[std::size_t(t)] = double(loss_value(out, ws.target.middleRows(r0, len), &grad, rows));
                 partial_correct_[std::size_t(t)] = metric::Accuracy::correct<S>(out, ws.target.middleRows(r0, len));
                 for (Index i = head - 1; i >= 1; --i)
-                    layers_[std::size_t(i)]->backward(ws.acts[std::size_t(i)].middleRows(r0, len),
-                                                      ws.acts[std::size_t(i + 1)].middleRows(r0, len),
-                                                      ws.deltas[std::size_t(i + 1)].middleRows(r0, len),
-                                                      ws.deltas[std::size_t(i)].middleRows(r0, len));
+                    layers_[std::size_t(i)]->backward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
+                                                               ws.acts[std::size_t(i + 1)].middleRows(r0, len),
+                                                               ws.deltas[std::size_t(i + 1)].middleRows(r0, len),
+                                                               ws.deltas[std::size_t(i)].middleRows(r0, len),
+                                                               pass(i, r0));
             }
             team.barrier();
             const auto ahead = detail::split(next, t, threads);
@@ -508,7 +615,7 @@ private:
                 }
             }
         });
-        double loss = 0;
+        double loss = penalty * double(rows);
         Index correct = 0;
         for (int t = 0; t < threads; ++t) {
             loss += partial_loss_[std::size_t(t)];
@@ -553,19 +660,33 @@ private:
             loss += losses[t];
             correct += hits[t];
         }
-        return {loss / double(x.rows()), double(correct) / double(x.rows())};
+        return {loss / double(x.rows()) + regularization_loss(), double(correct) / double(x.rows())};
+    }
+
+    // The sum of every layer's weight penalty (L1/L2), from the current weights.
+    [[nodiscard]] double regularization_loss() const {
+        double sum = 0;
+        for (const auto& layer : layers_) sum += layer->regularization_loss();
+        return sum;
     }
 
     // Saves the weights (and optimizer slots) of [offset, offset + size) before a guarded step.
     void backup(Index offset, Index size) {
         backup_.segment(offset, size) = params_.segment(offset, size);
-        if (auto* slots = optimizer_->slots()) slots_backup_.segment(offset, size) = slots->segment(offset, size);
+        const auto slots = optimizer_->slots();
+        for (std::size_t i = 0; i < slots.size(); ++i)
+            slots_backup_[i].segment(offset, size) = slots[i]->segment(offset, size);
     }
 
-    // A guarded step diverged: puts back the weights of before it and reports where.
+    // A guarded step diverged: puts back the weights, the optimizer's slots and its step
+    // count of before it, and reports where.
     [[noreturn]] void restore_and_throw(Index epoch, Index step, Index steps, double loss) {
         params_ = backup_;
-        if (auto* slots = optimizer_->slots()) *slots = slots_backup_;
+        const auto slots = optimizer_->slots();
+        for (std::size_t i = 0; i < slots.size(); ++i) *slots[i] = slots_backup_[i];
+        auto state = optimizer_->get_state();  // the failing step's begin_step counted it
+        state.iterations = std::max<std::int64_t>(state.iterations - 1, 0);
+        optimizer_->set_state(state);
         const std::string what = std::isfinite(loss) ? "a weight became NaN or infinite"
                                  : std::isnan(loss)  ? "the loss became NaN"
                                                      : "the loss became infinite";
@@ -601,6 +722,8 @@ private:
         params.head(params_.size()) = params_;
         params_ = std::move(params);
         grads_ = Vector<S>::Zero(total);
+        random_in_training_ = false;
+        for (const auto& l : layers_) random_in_training_ = random_in_training_ || l->random_in_training();
         for (std::size_t i = 0; i < layers_.size(); ++i)
             layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
     }
@@ -711,11 +834,16 @@ private:
     std::vector<Metric> metrics_;
     bool fused_softmax_ = false;
     bool compiled_ = false;
+    detail::MovableFlag stop_training_;  // stop_training() was called since fit began
     Workspace train_;
     std::unique_ptr<detail::Team> team_;
-    bool guard_ = false;            // the running fit backs up and checks every step
-    detail::MovableFlag diverged_;  // a guarded step made a weight non-finite
-    Vector<S> backup_, slots_backup_;
+    bool random_in_training_ = false;  // a layer draws at random in training (Dropout)
+    std::uint64_t pass_seed_ = 0;      // the seed of those draws for the running epoch
+    bool guard_ = false;               // the running fit backs up and checks every step
+    detail::MovableFlag diverged_;     // a guarded step made a weight non-finite
+    Vector<S> backup_;
+    // One per optimizer slot, in the order of optimizer_->slots().
+    std::vector<Vector<S>> slots_backup_;
     std::vector<double> partial_loss_;
     std::vector<Index> partial_correct_;
 
@@ -725,8 +853,11 @@ private:
     io::ModelRecord<S> to_record() const {
         io::ModelRecord<S> record;
         for (const auto& layer : layers_) {
-            if (layer->kind() == "Dense")
-                record.layers.push_back({"Dense", layer->input_dim(), layer->output_dim(), {}});
+            if (const auto* dense = dynamic_cast<const detail::DenseLayer<S>*>(layer.get())) {
+                const auto& r = dense->options().kernel_regularizer;
+                record.layers.push_back({"Dense", layer->input_dim(), layer->output_dim(), {}, r.l1, r.l2});
+            } else if (const auto* dropout = dynamic_cast<const detail::DropoutLayer<S>*>(layer.get()))
+                record.layers.push_back({"Dropout", 0, 0, {}, 0, 0, dropout->rate()});
             else if (layer->kind() == "Activation")
                 record.layers.push_back({"Activation", 0, 0, layer->config()});  // config(): the activation's name
             else throw error("Sequential.save: " + layer->where() + " is of a kind the model file cannot describe");
@@ -752,7 +883,10 @@ private:
         Sequential model;
         for (std::size_t i = 0; i < record.layers.size(); ++i) {
             const auto& layer = record.layers[i];
-            if (layer.kind == "Dense") model.add(Dense(layer.units, {.input_dim = i == 0 ? layer.input_dim : 0}));
+            if (layer.kind == "Dense")
+                model.add(Dense(layer.units, {.input_dim = i == 0 ? layer.input_dim : 0,
+                                              .kernel_regularizer = {layer.l1, layer.l2}}));
+            else if (layer.kind == "Dropout") model.add(Dropout(layer.rate));
             else model.add(Activation(layer.activation));
         }
         if (record.weights.size() != model.params_.size()) fail("the weights do not fit the layers");

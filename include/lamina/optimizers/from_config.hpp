@@ -7,7 +7,10 @@
 #include <string>
 
 #include <lamina/core/types.hpp>
+#include <lamina/optimizers/adagrad.hpp>
+#include <lamina/optimizers/adam.hpp>
 #include <lamina/optimizers/optimizer.hpp>
+#include <lamina/optimizers/rmsprop.hpp>
 #include <lamina/optimizers/sgd.hpp>
 
 namespace lamina {
@@ -21,12 +24,16 @@ namespace lamina {
 template <Scalar S>
 [[nodiscard]] std::unique_ptr<Optimizer<S>> optimizer_from_config(const OptimizerConfig& config) {
     if (config.name == "SGD") return SGD::from_config(config).template build<S>();
-    throw std::invalid_argument("optimizer_from_config: unknown optimizer '" + config.name + "'; known: SGD");
+    if (config.name == "Adam") return Adam::from_config(config).template build<S>();
+    if (config.name == "RMSprop") return RMSprop::from_config(config).template build<S>();
+    if (config.name == "Adagrad") return Adagrad::from_config(config).template build<S>();
+    throw std::invalid_argument("optimizer_from_config: unknown optimizer '" + config.name +
+                                "'; known: SGD, Adam, RMSprop, Adagrad");
 }
 
 namespace detail {
 
-/// An optimizer spec (as `SGD{...}`) made of a config, for `Sequential::compile`.
+/// An optimizer spec (as `SGD{...}` or `Adam{...}`) made of a config, for `Sequential::compile`.
 struct OptimizerFromConfig {
     const OptimizerConfig& config;
     template <Scalar S>

@@ -2,10 +2,12 @@
 // lamina: stochastic gradient descent with Keras's momentum, Nesterov momentum and decay.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -63,9 +65,12 @@ template <Scalar S>
 class SgdState final : public Optimizer<S> {
 public:
     explicit SgdState(const SGD& spec) : spec_(spec) {}
+    SgdState(const SgdState&) = delete;  // slots() points into the object
+    SgdState& operator=(const SgdState&) = delete;
 
     void build(Index n) override {
         velocity_ = spec_.momentum > 0 ? Vector<S>::Zero(n) : Vector<S>();
+        slot_count_ = spec_.momentum > 0 ? 1 : 0;
         step_ = -1;
     }
     void begin_step() override {
@@ -85,7 +90,7 @@ public:
         if (spec_.nesterov) w.noalias() += mu * v - lr_ * g;
         else w += v;
     }
-    [[nodiscard]] Vector<S>* slots() noexcept override { return velocity_.size() > 0 ? &velocity_ : nullptr; }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return {slots_.data(), slot_count_}; }
     [[nodiscard]] OptimizerConfig get_config() const override {
         return {"SGD",
                 {{"learning_rate", spec_.learning_rate},
@@ -129,6 +134,8 @@ public:
 private:
     SGD spec_;
     Vector<S> velocity_;
+    std::array<Vector<S>*, 1> slots_{&velocity_};
+    std::size_t slot_count_ = 0;  // 1 with momentum
     std::int64_t step_ = -1;
     S lr_ = 0;
 };

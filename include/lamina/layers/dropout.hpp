@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// lamina: the Dropout layer: zeroes a random fraction of its inputs while training (inverted dropout).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <lamina/core/error.hpp>
+#include <lamina/core/types.hpp>
+#include <lamina/layers/layer.hpp>
+
+namespace lamina {
+
+namespace detail {
+
+/// SplitMix64's finaliser: a bijective mix of 64 bits in which every input bit changes
+/// about half of the output bits. Hashing (seed, row, column) with it gives each element
+/// its own random number, whatever order or thread computes it.
+[[nodiscard]] constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/// The Dropout layer of scalar `S`, `rate` of its inputs dropped in training.
+///
+/// Training: y = x * keep / (1 - rate), keep = 1 with probability 1 - rate, else 0;
+/// dx = dy * keep / (1 - rate). Element (r, c) of the batch keeps when the 53-bit number
+/// of mix64(seed + golden * (r * width + c + 1)) is at least `rate`: the mask is a
+/// function of the pass's seed and the element's place in the batch, recomputed in
+/// `backward_training` rather than stored. Inference: y = x.
+template <Scalar S>
+class DropoutLayer final : public Layer<S> {
+public:
+    DropoutLayer(double rate, Index width) : rate_(rate), scale_(S(1.0 / (1.0 - rate))) {
+        this->input_dim_ = width;
+        this->output_dim_ = width;
+    }
+
+    [[nodiscard]] std::string kind() const override { return "Dropout"; }
+    [[nodiscard]] std::string config() const override {
+        std::ostringstream s;
+        s << "rate: " << rate_;
+        return s.str();
+    }
+    [[nodiscard]] double rate() const noexcept { return rate_; }
+    [[nodiscard]] bool random_in_training() const override { return rate_ > 0; }
+
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { y = x; }
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy,
+                  MatrixRef<S> dx) const override {
+        dx = dy;
+    }
+
+    void forward_training(ConstMatrixRef<S> x, MatrixRef<S> y, const TrainingPass& pass) const override {
+        apply_mask(x, y, pass);
+    }
+    void backward_training(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                           const TrainingPass& pass) const override {
+        apply_mask(dy, dx, pass);
+    }
+
+private:
+    // out = in * keep / (1 - rate), element by element, for rows pass.row.. of the batch.
+    void apply_mask(ConstMatrixRef<S> in, MatrixRef<S> out, const TrainingPass& pass) const {
+        if (rate_ == 0) {
+            out = in;
+            return;
+        }
+        const Index width = in.cols();
+        // Drop when u < rate, u = top 53 bits / 2^53: compare the integer against rate * 2^53.
+        const auto threshold = std::uint64_t(std::ceil(rate_ * 0x1.0p53));
+        for (Index r = 0; r < in.rows(); ++r) {
+            const std::uint64_t base = std::uint64_t(pass.row + r) * std::uint64_t(width) + 1;
+            const S* src = in.row(r).data();
+            S* dst = out.row(r).data();
+            for (Index c = 0; c < width; ++c) {
+                const std::uint64_t u = mix64(pass.seed + 0x9E3779B97F4A7C15ull * (base + std::uint64_t(c))) >> 11;
+                dst[c] = u >= threshold ? src[c] * scale_ : S(0);
+            }
+        }
+    }
+
+    double rate_;
+    S scale_;
+};
+
+}  // namespace detail
+
+/// Dropout, as Keras's `Dropout(rate)`: while training, each input is zeroed with
+/// probability `rate` and the others are scaled by 1 / (1 - rate) (inverted dropout), so
+/// that `predict` and `evaluate`, where the layer passes its input through unchanged, need
+/// no rescaling. Which units drop is drawn from the model's random stream (or fit's
+/// `seed`), once per epoch and layer, and hashed with each element's place in the batch:
+/// a fixed seed gives identical training, whatever the thread count.
+///
+/// \code
+/// lamina::Sequential<float> model{
+///     lamina::Dense(256, {.input_dim = 784}), lamina::Activation("relu"), lamina::Dropout(0.2),
+///     lamina::Dense(10), lamina::Activation("softmax")};
+/// \endcode
+class Dropout {
+public:
+    /// \throws std::invalid_argument when `rate` is not in [0, 1).
+    explicit Dropout(double rate) : rate_(rate) {
+        if (!(rate >= 0 && rate < 1))
+            throw std::invalid_argument("Dropout: rate must be in [0, 1), found " + std::to_string(rate));
+    }
+
+    [[nodiscard]] double rate() const noexcept { return rate_; }
+
+    /// Builds the layer for inputs `input_dim` wide.
+    /// \throws std::invalid_argument when `input_dim` is 0 (a Dropout layer cannot be first).
+    template <Scalar S>
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const {
+        if (input_dim <= 0)
+            throw std::invalid_argument("Dropout(" + std::to_string(rate_) +
+                                        "): cannot be the first layer; start with a layer that takes input_dim");
+        return std::make_unique<detail::DropoutLayer<S>>(rate_, input_dim);
+    }
+
+private:
+    double rate_;
+};
+
+}  // namespace lamina

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// lamina: the RMSprop optimizer (with Keras's momentum and centered variants), step for step as Keras 3 computes it.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <lamina/core/types.hpp>
+#include <lamina/optimizers/optimizer.hpp>
+
+namespace lamina {
+
+/// RMSprop, as Keras's `RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+/// centered=False)`. For every parameter w with gradient g, following
+/// keras/src/optimizers/rmsprop.py (Keras 3) operation for operation:
+///
+///     v = rho v + (1 - rho) g^2                          (slot "velocity")
+///     centered:  a = rho a + (1 - rho) g                 (slot "average_gradient")
+///                increment = learning_rate * g / sqrt(v - a^2 + epsilon)
+///     otherwise: increment = learning_rate * g / sqrt(v + epsilon)
+///     momentum == 0:  w -= increment
+///     otherwise:      u = momentum * u + increment       (slot "momentum")
+///                     w -= u
+///
+/// epsilon is added *inside* the square root, as Keras 3 and TensorFlow's `ApplyRMSProp`
+/// kernel (behind tf.keras 2's RMSprop) both do; only the Keras 1/2.0 backend code put it
+/// outside (`sqrt(v) + epsilon`). With the default epsilon = 1e-7 the two differ visibly
+/// once v is small (sqrt(1e-7) is about 3e-4), so we follow the current Keras exactly.
+/// There is no bias correction: the step count is kept for saving only. Every slot starts
+/// at zero; "momentum" exists only when momentum > 0 and "average_gradient" only when
+/// centered, in Keras's order: velocity, momentum, average_gradient.
+///
+/// \code
+/// model.compile(lamina::loss::categorical_crossentropy, lamina::RMSprop{.learning_rate = 0.01});
+/// \endcode
+struct RMSprop {
+    double learning_rate = 0.001;
+    double rho = 0.9;
+    double momentum = 0.0;
+    double epsilon = 1e-7;
+    bool centered = false;
+
+    /// \throws std::invalid_argument for a learning rate or epsilon that is not positive and
+    ///         finite, or a rho or momentum outside [0, 1).
+    void validate() const {
+        detail::require_positive("RMSprop", "learning_rate", learning_rate);
+        detail::require_unit_interval("RMSprop", "rho", rho);
+        detail::require_unit_interval("RMSprop", "momentum", momentum);
+        detail::require_positive("RMSprop", "epsilon", epsilon);
+    }
+
+    /// The spec of `config` (as `get_config()` of an RMSprop optimizer gives it):
+    /// hyperparameters it lacks keep their defaults.
+    /// \throws std::invalid_argument if the name is not "RMSprop", a hyperparameter is unknown
+    ///         or given twice, "centered" is not 0 or 1, or the values fail `validate()`.
+    [[nodiscard]] static RMSprop from_config(const OptimizerConfig& config);
+
+    /// The optimizer's state for a model of scalar `S`.
+    template <Scalar S>
+    [[nodiscard]] std::unique_ptr<Optimizer<S>> build() const;
+};
+
+namespace detail {
+
+/// RMSprop's per-model state: the step count, and the velocity (with momentum the momentum,
+/// centered the average gradient) of every parameter.
+template <Scalar S>
+class RmspropState final : public Optimizer<S> {
+public:
+    explicit RmspropState(const RMSprop& spec)
+        : spec_(spec), lr_(S(spec.learning_rate)), rho_(S(spec.rho)), one_minus_rho_(S(1 - spec.rho)),
+          momentum_(S(spec.momentum)), epsilon_(S(spec.epsilon)) {
+        // The slots in use, in Keras's order.
+        add_slot(velocity_, "velocity");
+        if (spec_.momentum > 0) add_slot(momentum_slot_, "momentum");
+        if (spec_.centered) add_slot(average_, "average_gradient");
+    }
+    RmspropState(const RmspropState&) = delete;  // slots() points into the object
+    RmspropState& operator=(const RmspropState&) = delete;
+
+    void build(Index n) override {
+        for (std::size_t i = 0; i < count_; ++i) *slots_[i] = Vector<S>::Zero(n);
+        iterations_ = 0;
+    }
+    void begin_step() override { ++iterations_; }
+    void update(S* w_ptr, const S* g_ptr, Index offset, Index size) override {
+        // All arrays are the parameters' [offset, offset + size); element-wise throughout.
+        auto w = VectorMap<S>(w_ptr + offset, size).array();
+        const auto g = Eigen::Map<const Vector<S>>(g_ptr + offset, size).array();
+        auto v = velocity_.segment(offset, size).array();
+        // w -= increment, directly or through the momentum u.
+        const auto apply = [&](const auto& increment) {
+            if (spec_.momentum > 0) {
+                auto u = momentum_slot_.segment(offset, size).array();
+                u = momentum_ * u + increment;
+                w -= u;
+            } else {
+                w -= increment;
+            }
+        };
+        v = rho_ * v + one_minus_rho_ * g.square();
+        if (spec_.centered) {
+            auto a = average_.segment(offset, size).array();
+            a = rho_ * a + one_minus_rho_ * g;
+            apply(lr_ * g / (v - a.square() + epsilon_).sqrt());
+        } else {
+            apply(lr_ * g / (v + epsilon_).sqrt());
+        }
+    }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return {slots_.data(), count_}; }
+    [[nodiscard]] OptimizerConfig get_config() const override {
+        return {"RMSprop",
+                {{"learning_rate", spec_.learning_rate},
+                 {"rho", spec_.rho},
+                 {"momentum", spec_.momentum},
+                 {"epsilon", spec_.epsilon},
+                 {"centered", spec_.centered ? 1.0 : 0.0}}};
+    }
+    // Slots: "velocity", then "momentum" (momentum > 0), then "average_gradient" (centered).
+    [[nodiscard]] OptimizerState<S> get_state() const override {
+        OptimizerState<S> state{iterations_, {}};
+        for (std::size_t i = 0; i < count_; ++i) state.slots.emplace_back(std::string(names_[i]), *slots_[i]);
+        return state;
+    }
+    void set_state(const OptimizerState<S>& state) override {
+        check_state<S>("RMSprop", state, std::span<const std::string_view>(names_.data(), count_), velocity_.size());
+        for (std::size_t i = 0; i < count_; ++i) *slots_[i] = state.slots[i].second;
+        iterations_ = state.iterations;
+    }
+    [[nodiscard]] std::string config() const override {
+        return "RMSprop(learning_rate=" + number_text(spec_.learning_rate) + ", rho=" + number_text(spec_.rho) +
+               ", momentum=" + number_text(spec_.momentum) + ", epsilon=" + number_text(spec_.epsilon) +
+               ", centered=" + (spec_.centered ? "true" : "false") + ")";
+    }
+
+private:
+    void add_slot(Vector<S>& slot, std::string_view name) {
+        slots_[count_] = &slot;
+        names_[count_] = name;
+        ++count_;
+    }
+
+    RMSprop spec_;
+    S lr_, rho_, one_minus_rho_, momentum_, epsilon_;
+    Vector<S> velocity_, momentum_slot_, average_;
+    std::array<Vector<S>*, 3> slots_{};  // the first count_ are in use, named names_
+    std::array<std::string_view, 3> names_{};
+    std::size_t count_ = 0;
+    std::int64_t iterations_ = 0;
+};
+
+}  // namespace detail
+
+inline RMSprop RMSprop::from_config(const OptimizerConfig& config) {
+    const auto values = detail::hyperparameters_of<5>(config, "RMSprop",
+                                                      {"learning_rate", "rho", "momentum", "epsilon", "centered"});
+    RMSprop rmsprop;
+    if (values[0]) rmsprop.learning_rate = *values[0];
+    if (values[1]) rmsprop.rho = *values[1];
+    if (values[2]) rmsprop.momentum = *values[2];
+    if (values[3]) rmsprop.epsilon = *values[3];
+    if (values[4]) rmsprop.centered = detail::boolean_hyperparameter("RMSprop", "centered", *values[4]);
+    rmsprop.validate();
+    return rmsprop;
+}
+
+template <Scalar S>
+std::unique_ptr<Optimizer<S>> RMSprop::build() const {
+    validate();
+    return std::make_unique<detail::RmspropState<S>>(*this);
+}
+
+}  // namespace lamina
