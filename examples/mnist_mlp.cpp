@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // lamina example: the classic Keras MNIST MLP (784-100-10, sigmoid, softmax, SGD), and a picture of its hidden neurons.
+// Flags turn it into the other recipes Keras users train next (ReLU, dropout, Adam, early stopping).
 //
 // The Keras original, line by line:
 //   model = Sequential([Dense(100, input_dim=784), Activation('sigmoid'), Dense(10), Activation('softmax')])
@@ -35,8 +36,12 @@ struct Args {
     std::filesystem::path data = mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist");
     long epochs = 100;
     long batch_size = 100;
-    long hidden = 100;
-    double lr = 0.01;
+    std::vector<long> hidden{100};
+    std::string activation = "sigmoid";
+    double dropout = 0;
+    double l2 = 0;
+    std::string optimizer = "sgd";
+    std::optional<double> lr;  // the optimizer's Keras default when not given
     double momentum = 0.0;
     bool scale = false;
     std::uint64_t seed = 1;
@@ -46,33 +51,47 @@ struct Args {
     std::optional<std::filesystem::path> save;
     std::optional<std::filesystem::path> load;
     int verbose = 1;
+    double validation_split = 0;
+    std::optional<long> patience;
 };
 
 constexpr const char* usage_text = R"(Usage: mnist_mlp [options]
 
 Trains the classic Keras MNIST network (784 inputs, Dense(hidden) + sigmoid, Dense(10) +
 softmax, categorical cross-entropy, plain SGD) on MNIST's 60,000 training images, reports
-the accuracy on the 10,000 test images and draws the hidden neurons' weights.
+the accuracy on the 10,000 test images and draws the first hidden layer's weights.
+The flags below build other networks of the same shape: more hidden layers, ReLU or tanh,
+dropout, L2, Adam/RMSprop/Adagrad, a validation split with early stopping.
 
 Options:
   --data DIR         folder with the four MNIST IDX files (default: $LAMINA_MNIST_DIR,
                      else the repository's data/mnist; fetch them with data/fetch_mnist.sh)
   --epochs N         passes over the training data (default 100)
   --batch-size N     samples per SGD step (default 100)
-  --hidden N         hidden units (default 100)
-  --lr X             learning rate (default 0.01)
-  --momentum X       SGD momentum in [0, 1) (default 0)
+  --hidden N[,N...]  hidden layers and their units, e.g. 256,128 (default 100)
+  --activation F     hidden activation: sigmoid, relu or tanh (default sigmoid)
+  --dropout X        Dropout(X) after every hidden activation, X in [0, 1) (default 0: none)
+  --l2 X             L2 penalty X * sum(w^2) on every kernel (default 0: none)
+  --optimizer NAME   sgd, adam, rmsprop or adagrad (default sgd)
+  --lr X             learning rate (default: Keras's for the optimizer: sgd 0.01, adam 0.001,
+                     rmsprop 0.001, adagrad 0.01)
+  --momentum X       SGD momentum in [0, 1) (default 0; sgd only)
   --scale            divide pixels by 255 (default: raw 0-255 values, as the Keras example)
   --seed N           seed of the initial weights and the shuffling (default 1)
   --threads N        threads per batch, 0 for all cores (default 0)
   --out FILE         PNG of the hidden neurons' weights (default neuron_images.png)
-  --history FILE     also score the test set every epoch and write the history as CSV
+  --validation-split X  hold out the last fraction X of the training images (before
+                     shuffling, as Keras) and score them after every epoch
+  --patience N       stop when the validation loss (the training loss without a split) has
+                     not improved for N epochs, and keep the best epoch's weights
+  --history FILE     write the history as CSV; without --validation-split the test set is
+                     scored every epoch for it
   --save FILE        save the model when done: layers, weights, optimizer state, random stream
   --load FILE        start from a model saved with --save instead of a new one: --epochs 0 only
                      evaluates it, more epochs go on training it from where it stopped (its
-                     shuffling from its own random stream); its size, learning rate, momentum
-                     and seed come from the file, so --hidden, --lr, --momentum and --seed
-                     cannot be given with it
+                     shuffling from its own random stream); its layers, optimizer and seed
+                     come from the file, so --hidden, --activation, --dropout, --l2,
+                     --optimizer, --lr, --momentum and --seed cannot be given with it
   --verbose 0|1|2    0 silent, 1 progress bar (a line per epoch off a terminal), 2 a line per epoch
   -h, --help         this text
 )";
@@ -95,6 +114,26 @@ T parse_number(std::string_view flag, std::string_view text, T lo, T hi) {
     return value;
 }
 
+// "256,128" -> {256, 128}.
+std::vector<long> parse_list(std::string_view flag, std::string_view text) {
+    std::vector<long> sizes;
+    for (std::size_t start = 0;;) {
+        const std::size_t comma = text.find(',', start);
+        sizes.push_back(parse_number<long>(flag, text.substr(start, comma - start), 1, 100000));
+        if (comma == std::string_view::npos) return sizes;
+        start = comma + 1;
+    }
+}
+
+std::string one_of(std::string_view flag, std::string_view text, std::initializer_list<std::string_view> known) {
+    std::string list;
+    for (auto k : known) {
+        if (k == text) return std::string(text);
+        list += (list.empty() ? "" : ", ") + std::string(k);
+    }
+    usage_error(std::string(flag) + " must be one of " + list + ", found '" + std::string(text) + "'");
+}
+
 Args parse(int argc, char** argv) {
     Args a;
     std::string_view new_model_flag;  // a flag that only a new model can take
@@ -110,13 +149,20 @@ Args parse(int argc, char** argv) {
         } else if (flag == "--data") a.data = std::string(value());
         else if (flag == "--epochs") a.epochs = parse_number<long>(flag, value(), 0, 1000000);
         else if (flag == "--batch-size") a.batch_size = parse_number<long>(flag, value(), 1, 60000);
-        else if (flag == "--hidden" || flag == "--lr" || flag == "--momentum" || flag == "--seed") {
+        else if (flag == "--hidden" || flag == "--activation" || flag == "--dropout" || flag == "--l2" ||
+                 flag == "--optimizer" || flag == "--lr" || flag == "--momentum" || flag == "--seed") {
             new_model_flag = flag;
-            if (flag == "--hidden") a.hidden = parse_number<long>(flag, value(), 1, 100000);
+            if (flag == "--hidden") a.hidden = parse_list(flag, value());
+            else if (flag == "--activation") a.activation = one_of(flag, value(), {"sigmoid", "relu", "tanh"});
+            else if (flag == "--dropout") a.dropout = parse_number<double>(flag, value(), 0.0, 0.99);
+            else if (flag == "--l2") a.l2 = parse_number<double>(flag, value(), 0.0, 1e3);
+            else if (flag == "--optimizer") a.optimizer = one_of(flag, value(), {"sgd", "adam", "rmsprop", "adagrad"});
             else if (flag == "--lr") a.lr = parse_number<double>(flag, value(), 1e-12, 1e6);
             else if (flag == "--momentum") a.momentum = parse_number<double>(flag, value(), 0.0, 0.999999);
             else a.seed = parse_number<std::uint64_t>(flag, value(), 0, UINT64_MAX);
         } else if (flag == "--scale") a.scale = true;
+        else if (flag == "--validation-split") a.validation_split = parse_number<double>(flag, value(), 0.0, 0.99);
+        else if (flag == "--patience") a.patience = parse_number<long>(flag, value(), 0, 1000000);
         else if (flag == "--threads") a.threads = parse_number<int>(flag, value(), 0, 1024);
         else if (flag == "--out") a.out = std::string(value());
         else if (flag == "--history") a.history = std::string(value());
@@ -125,6 +171,7 @@ Args parse(int argc, char** argv) {
         else if (flag == "--verbose") a.verbose = parse_number<int>(flag, value(), 0, 2);
         else usage_error("unknown option '" + std::string(flag) + "'");
     }
+    if (a.momentum != 0 && a.optimizer != "sgd") usage_error("--momentum is for --optimizer sgd, not " + a.optimizer);
     if (a.load && !new_model_flag.empty())
         usage_error(std::string(new_model_flag) + " cannot be combined with --load: the loaded model brings its own");
     if (a.save && a.save->filename().empty())
@@ -137,8 +184,9 @@ void write_atomically(const std::filesystem::path& path, const std::string& text
     lamina::io::write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())), "mnist_mlp");
 }
 
-std::string history_csv(const lamina::History& h) {
-    std::string csv = "epoch,loss,accuracy,test_loss,test_accuracy,seconds\n";
+std::string history_csv(const lamina::History& h, bool split) {
+    std::string csv = split ? "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"
+                            : "epoch,loss,accuracy,test_loss,test_accuracy,seconds\n";
     char line[160];
     for (std::size_t e = 0; e < h.epoch.size(); ++e) {
         std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.4f\n", h.epoch[e] + 1, h.loss[e], h.accuracy[e],
@@ -171,15 +219,24 @@ lamina::Sequential<float> make_model(const Args& args) {
                                 " outputs; MNIST needs 784 and 10");
         return model;
     }
-    lamina::Sequential<float> model{
-        lamina::Dense(args.hidden, {.input_dim = 784}),
-        lamina::Activation("sigmoid"),
-        lamina::Dense(10),
-        lamina::Activation("softmax"),
-    };
+    // The defaults are the seed recipe: Dense(100, input_dim=784), sigmoid, Dense(10), softmax.
+    lamina::Sequential<float> model;
+    const lamina::Regularizer l2 = lamina::regularizers::l2(args.l2);
+    for (std::size_t i = 0; i < args.hidden.size(); ++i) {
+        model.add(lamina::Dense(args.hidden[i], {.input_dim = i == 0 ? 784 : 0, .kernel_regularizer = l2}));
+        model.add(lamina::Activation(args.activation));
+        if (args.dropout > 0) model.add(lamina::Dropout(args.dropout));
+    }
+    model.add(lamina::Dense(10, {.kernel_regularizer = l2}));
+    model.add(lamina::Activation("softmax"));
     model.initialize(args.seed);
-    model.compile(lamina::loss::categorical_crossentropy,
-                  lamina::SGD{.learning_rate = args.lr, .momentum = args.momentum}, {lamina::metric::accuracy});
+    const auto compile = [&](const auto& optimizer) {
+        model.compile(lamina::loss::categorical_crossentropy, optimizer, {lamina::metric::accuracy});
+    };
+    if (args.optimizer == "adam") compile(lamina::Adam{.learning_rate = args.lr.value_or(0.001)});
+    else if (args.optimizer == "rmsprop") compile(lamina::RMSprop{.learning_rate = args.lr.value_or(0.001)});
+    else if (args.optimizer == "adagrad") compile(lamina::Adagrad{.learning_rate = args.lr.value_or(0.01)});
+    else compile(lamina::SGD{.learning_rate = args.lr.value_or(0.01), .momentum = args.momentum});
     return model;
 }
 
@@ -214,16 +271,26 @@ int run(const Args& args) {
                                   .verbose = args.verbose,
                                   .threads = args.threads};
     if (!args.load) fit.seed = args.seed;
-    if (args.history) fit.validation_data = {x_test, y_test};
+    fit.validation_split = args.validation_split;
+    if (args.history && args.validation_split == 0) fit.validation_data = {x_test, y_test};
+    // EarlyStopping(monitor='val_loss', patience=N, restore_best_weights=True), on the
+    // training loss when nothing is held out.
+    lamina::EarlyStopping<float> stop({.monitor = args.validation_split > 0 ? "val_loss" : "loss",
+                                       .patience = int(args.patience.value_or(0)),
+                                       .restore_best_weights = true});
+    if (args.patience) fit.callbacks.emplace_back(stop);
     const auto train_start = clock::now();
     const auto history = model.fit(x_train, y_train, fit);
     const double train_seconds = std::chrono::duration<double>(clock::now() - train_start).count();
+    const long epochs_run = long(history.epoch.size());
+    if (args.patience && epochs_run < args.epochs)
+        std::printf("\nEarly stopping after epoch %ld; the weights are those of the best epoch\n", epochs_run);
 
     const auto score = model.evaluate(x_test, y_test, {.threads = args.threads});
     std::printf("\nTest loss: %.4f\nTest accuracy: %.4f\n", score.loss, score.accuracy);
-    if (args.epochs > 0)
-        std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s)\n", train_seconds,
-                    args.epochs, train_seconds / double(args.epochs),
+    if (epochs_run > 0)
+        std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s)\n", train_seconds, epochs_run,
+                    train_seconds / double(epochs_run),
                     args.threads > 0 ? args.threads : int(std::thread::hardware_concurrency()),
                     args.threads == 1 ? "" : "s");
     if (args.verbose > 0) print_confusion(model.predict_classes(x_test, {.threads = args.threads}), data.test.labels);
@@ -233,11 +300,11 @@ int run(const Args& args) {
         std::printf("\nSaved the model to %s (continue with --load %s)\n", args.save->string().c_str(),
                     args.save->string().c_str());
     }
-    lamina::save_weight_grid(args.out, model.layer(0).get_weights()[0]);
+    lamina::save_weight_grid(args.out, model.layer(0).get_weights()[0]);  // the first Dense layer
     std::printf("\nSaved the %ld hidden neurons' weights to %s\n", long(model.layer(0).output_dim()),
                 args.out.string().c_str());
     if (args.history) {
-        write_atomically(*args.history, history_csv(history));
+        write_atomically(*args.history, history_csv(history, args.validation_split > 0));
         std::printf("Saved the training history to %s (plot it with examples/plot_history.gp)\n",
                     args.history->string().c_str());
     }
