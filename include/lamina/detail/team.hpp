@@ -5,7 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -46,12 +50,32 @@ void await_change(const std::atomic<T>& word, T old) noexcept {
     while (word.load(std::memory_order_acquire) == old) word.wait(old, std::memory_order_acquire);
 }
 
-/// `size()` threads, the caller being member 0, that run a function together. Each `run`
-/// costs a few microseconds, not a thread start, so a model can split every batch. Members
-/// other than the caller flush subnormals for their whole life; the caller does it with a
-/// `FlushSubnormals` scope of its own.
+/// `size()` threads, the caller being member 0, that run work together in one of two ways.
 ///
-/// Not copyable or movable; `run` must not be called from two threads at once.
+/// - `run(f)` calls `f(member)` on every member and returns when all are done; inside it
+///   `barrier()` waits for every member. Each call costs a few microseconds, not a thread
+///   start, but it waits for every member: one that the OS has descheduled stalls it for a
+///   whole time slice (milliseconds).
+/// - `run_phases(chunks_a, a, chunks_b, b)` runs a job of fixed chunks that members claim as
+///   they come: `a(chunk)` once for every phase-A chunk, then, once all of them have finished,
+///   `b(chunk)` once for every phase-B chunk. A member that is late or descheduled only leaves
+///   its share to the others: the call waits for no member, only for chunks that members
+///   have claimed. Which member runs a chunk is not known in advance, so results must be
+///   written per chunk, which makes them the same whoever runs them.
+///
+/// Members other than the caller flush subnormals for their whole life; the caller does it
+/// with a `FlushSubnormals` scope of its own. Not copyable or movable; `run` and `run_phases`
+/// must not be called from two threads at once, nor from inside each other.
+///
+/// How the members meet. `generation_` counts the jobs of both kinds; its lowest bit says
+/// which kind the newest job is (0: `run`, 1: `run_phases`). Only the caller (and the
+/// destructor, on the same thread) writes it, with a release store after it has written the
+/// job, and workers wait for it to change (`await_change`), then read it with acquire.
+/// - A `run` job can only end when every worker has counted itself in `done_`, so no worker
+///   can miss one, and `fn_`/`ctx_` stay in place until they have all run it.
+/// - A `run_phases` job is claimed through `claim_` (see `claim_and_run`), so a worker that
+///   wakes after the job has ended finds nothing left to claim and goes back to waiting, and
+///   one that wakes after a newer job has begun helps with that one.
 class Team {
 public:
     explicit Team(int size) : size_(size < 1 ? 1 : size) {
@@ -60,8 +84,7 @@ public:
     }
     ~Team() {
         stop_.store(true, std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_release);
-        generation_.notify_all();
+        publish(next_generation(run_kind));  // its release store makes `stop_` visible to the workers
         for (auto& w : workers_) w.join();
     }
     Team(const Team&) = delete;
@@ -79,8 +102,7 @@ public:
         fn_ = [](void* ctx, int t) { (*static_cast<std::remove_reference_t<F>*>(ctx))(t); };
         ctx_ = static_cast<void*>(&f);
         done_.store(0, std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_release);
-        generation_.notify_all();
+        publish(next_generation(run_kind));
         f(0);
         int finished = done_.load(std::memory_order_acquire);
         while (finished != size_ - 1) {
@@ -102,7 +124,156 @@ public:
         }
     }
 
+    /// Runs a job of two phases of chunks on whichever members are free, the caller among
+    /// them: `phase_a(chunk)` exactly once for each chunk in [0, chunks_a), then, once every
+    /// phase-A chunk has finished, `phase_b(chunk)` exactly once for each chunk in
+    /// [0, chunks_b); returns when every chunk has finished, with all their writes visible.
+    /// Allocates nothing.
+    ///
+    /// The chunks of a phase run in any order and at the same time, on any member; the caller
+    /// returns as soon as the last chunk finishes, even if a worker has not woken up for the
+    /// job yet. A member that the OS deschedules between chunks (or before it wakes) delays
+    /// nothing; one descheduled in the middle of a chunk still delays the job until it runs
+    /// again, which no scheme can avoid. Several chunks per member keep the ends of the phases
+    /// balanced; tens of microseconds per chunk keep the cost of claiming one (two contended
+    /// atomic operations, about 0.1 us) small. For results that do not depend on the thread
+    /// count or on timing, each chunk writes outputs of its own (a partial sum per chunk, not
+    /// per member) that the caller combines in chunk order.
+    ///
+    /// Example: the rows of a batch in phase A, then slices of the weights in phase B.
+    /// \code
+    /// team.run_phases(
+    ///     8, [&](Index c) { auto s = split(rows, int(c), 8); loss[c] = forward_backward(s); },
+    ///     4, [&](Index c) { auto s = split(weights, int(c), 4); update(s); });
+    /// \endcode
+    /// \param chunks_a, chunks_b the number of chunks of each phase (either may be 0).
+    /// \param phase_a, phase_b called as `phase_a(Index chunk)`; they must stay callable from
+    ///        other threads until the call returns and must not throw (a throw calls
+    ///        `std::terminate`). They may not call `run`, `run_phases` or `barrier`.
+    /// \throws std::invalid_argument for a negative count or more than 2^31 - 1 chunks in all.
+    template <class A, class B>
+    void run_phases(Index chunks_a, A&& phase_a, Index chunks_b, B&& phase_b) {
+        if (chunks_a < 0 || chunks_b < 0 || chunks_a > max_chunks || chunks_b > max_chunks - chunks_a)
+            throw std::invalid_argument("Team.run_phases: chunk counts " + std::to_string(chunks_a) + " and " +
+                                        std::to_string(chunks_b) + " must be >= 0 and at most " +
+                                        std::to_string(max_chunks) + " together");
+        job_ = {&call_chunk<std::remove_reference_t<A>>,
+                erase(phase_a),
+                &call_chunk<std::remove_reference_t<B>>,
+                erase(phase_b),
+                chunks_a,
+                chunks_a + chunks_b};
+        if (size_ == 1 || job_.total <= 1) {  // no one to share with, or nothing to share
+            for (Index c = 0; c < chunks_a; ++c) job_.phase_a(job_.ctx_a, c);
+            for (Index c = 0; c < chunks_b; ++c) job_.phase_b(job_.ctx_b, c);
+            return;
+        }
+        // The previous job has ended, so claim_ holds a count of 0 and no member reads job_
+        // or writes finished_ (see claim_and_run) until the store to claim_ opens this job.
+        finished_.store(0, std::memory_order_relaxed);
+        const std::uint64_t generation = next_generation(phases_kind);
+        claim_.store(((generation >> 1) & count_mask) << 32 | std::uint64_t(job_.total), std::memory_order_release);
+        publish(generation);
+        while (claim_and_run()) {
+        }
+        // Every chunk is claimed; wait for the ones other members still run. The acquire
+        // load that reads the last count synchronises with every member's release increment
+        // (they are read-modify-writes, so each one continues the others' release sequence).
+        int finished = finished_.load(std::memory_order_acquire);
+        while (finished != int(job_.total)) {
+            await_change(finished_, finished);
+            finished = finished_.load(std::memory_order_acquire);
+        }
+    }
+
 private:
+    static constexpr std::uint64_t run_kind = 0, phases_kind = 1;  // the lowest bit of generation_
+    static constexpr std::uint64_t count_mask = 0xffff'ffffu;      // the low half of claim_
+    static constexpr Index max_chunks = 0x7fff'ffff;               // finished_ counts them in an int
+
+    /// One `run_phases` job: written by the caller while no member can read it (before the
+    /// job is published to claim_), read by a member only while it holds a chunk of the job.
+    struct Job {
+        void (*phase_a)(void*, Index) noexcept;
+        void* ctx_a;
+        void (*phase_b)(void*, Index) noexcept;
+        void* ctx_b;
+        Index chunks_a, total;
+    };
+
+    template <class F>
+    static void call_chunk(void* f, Index chunk) noexcept {
+        (*static_cast<F*>(f))(chunk);
+    }
+    template <class F>
+    static void* erase(F& f) noexcept {
+        return const_cast<void*>(static_cast<const void*>(std::addressof(f)));
+    }
+
+    /// The generation that announces the next job, of `kind`: the next even number, plus 1
+    /// for a `run_phases` job. Only the caller's thread (or the destructor) writes generation_.
+    [[nodiscard]] std::uint64_t next_generation(std::uint64_t kind) const noexcept {
+        return (generation_.load(std::memory_order_relaxed) | 1u) + 1u + kind;
+    }
+
+    /// Announces a job written before this call: a release store of `generation`, which the
+    /// workers load with acquire, then a wake-up for those asleep on it.
+    void publish(std::uint64_t generation) noexcept {
+        generation_.store(generation, std::memory_order_release);
+        generation_.notify_all();
+    }
+
+    /// Claims the next chunk of the job that claim_ holds and runs it; false when every chunk
+    /// is already claimed (or no job is open).
+    ///
+    /// The claim protocol. claim_ holds (tag << 32 | count): `tag` is the low 32 bits of the
+    /// job's number (generation_ / 2), `count` the job's chunks not yet claimed; chunk
+    /// `total - count` is the next one, so chunks are claimed in order, all of phase A first.
+    /// - The caller stores (tag, total) with release after writing job_ and resetting
+    ///   finished_. claim_ held a count of 0 before, so nothing could be claimed meanwhile.
+    /// - A member claims by compare-and-swap (tag, count) -> (tag, count - 1), with acquire,
+    ///   only while count > 0. Every change to claim_ between the caller's store and the swap
+    ///   is itself a read-modify-write (a release sequence), so the swap synchronises with the
+    ///   caller's store and the member sees the job_ that the word describes.
+    /// - The caller cannot return (so cannot overwrite job_ or reset finished_) before the
+    ///   claimed chunk is counted in finished_. So a member reads job_ only after a successful
+    ///   claim and never after its increment of finished_; both are then that job's.
+    /// - A late member (one that read claim_ or generation_ before the job ended) either finds
+    ///   a count of 0 and claims nothing, or its swap fails on the changed word and it reads the
+    ///   word again: it can only claim a chunk of the job that claim_ holds at its swap, and
+    ///   runs it with that job's functions. No chunk is claimed twice: each successful swap
+    ///   takes a different (tag, count).
+    /// - The tag makes the words of successive jobs differ, so a swap prepared on an old
+    ///   job's word fails even when the new job has the same count. Only after 2^32 jobs could
+    ///   a word repeat, and even then the swap would be a genuine claim of the job that claim_
+    ///   holds at that moment, since a member takes nothing from its load but the word itself.
+    ///
+    /// A phase-B chunk first waits until finished_ reaches chunks_a: every phase-A chunk was
+    /// claimed before it, so this waits only on chunks that members are running. The acquire
+    /// loads make phase A's writes visible to phase B; the release increment publishes the
+    /// chunk's writes to phase B and to the caller.
+    bool claim_and_run() noexcept {
+        std::uint64_t word = claim_.load(std::memory_order_relaxed);
+        do {
+            if ((word & count_mask) == 0) return false;
+        } while (!claim_.compare_exchange_weak(word, word - 1, std::memory_order_acquire, std::memory_order_relaxed));
+        const Index chunk = job_.total - Index(word & count_mask);
+        if (chunk < job_.chunks_a) {
+            job_.phase_a(job_.ctx_a, chunk);
+        } else {
+            int finished = finished_.load(std::memory_order_acquire);
+            while (finished < job_.chunks_a) {
+                await_change(finished_, finished);
+                finished = finished_.load(std::memory_order_acquire);
+            }
+            job_.phase_b(job_.ctx_b, chunk - job_.chunks_a);
+        }
+        // After this increment the job may end and job_ be rewritten: nothing reads it below.
+        finished_.fetch_add(1, std::memory_order_release);
+        finished_.notify_all();  // a syscall only when a member sleeps on it
+        return true;
+    }
+
     void work(int t) {
         FlushSubnormals flush;
         std::uint64_t seen = 0;
@@ -110,9 +281,14 @@ private:
             await_change(generation_, seen);
             seen = generation_.load(std::memory_order_acquire);
             if (stop_.load(std::memory_order_relaxed)) return;
-            fn_(ctx_, t);
-            done_.fetch_add(1, std::memory_order_acq_rel);
-            done_.notify_one();
+            if ((seen & 1u) == phases_kind) {
+                while (claim_and_run()) {
+                }
+            } else {
+                fn_(ctx_, t);
+                done_.fetch_add(1, std::memory_order_acq_rel);
+                done_.notify_one();
+            }
         }
     }
 
@@ -120,11 +296,14 @@ private:
     std::vector<std::thread> workers_;
     void (*fn_)(void*, int) = nullptr;
     void* ctx_ = nullptr;
+    Job job_{};
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<int> done_{0};
     std::atomic<int> arrived_{0};
     std::atomic<std::uint64_t> phase_{0};
     std::atomic<bool> stop_{false};
+    alignas(64) std::atomic<std::uint64_t> claim_{0};
+    std::atomic<int> finished_{0};
 };
 
 /// Asks the cache for the `n` scalars at `p` (a hint; it changes no result).
