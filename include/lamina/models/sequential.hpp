@@ -551,20 +551,28 @@ private:
     }
 
     // One batch of `rows` samples, x.row(order[r]) for r < rows (x.row(start + r) without an
-    // order). Phase 1, split by rows:
-    // gather, forward, loss, and the input gradients down to layer 1. Phase 2, split by
-    // parameters: each layer's weight gradient and, when `update`, the optimizer step.
+    // order), as one job of the team in two phases of fixed chunks, which members claim as
+    // they come (a descheduled thread leaves its share to the others instead of stalling
+    // the batch). Phase A, `chunks_per_member` row blocks per member: gather, forward, loss,
+    // and the input gradients down to layer 1. Phase B, slices of each layer's weights: the
+    // weight gradient and, when `update`, the optimizer step. The chunks depend on the batch,
+    // the layers and the team's size, never on which member runs them, and each writes its
+    // own outputs (partial sums added in chunk order): a seed and a thread count give the same
+    // training every time.
     // Returns the batch's summed loss and its number of correct predictions.
     // While the weight gradients are computed, the next batch's `next` samples (after these
     // `rows`) are prefetched: the gather then reads the cache, not memory.
     std::pair<double, Index> train_step(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y,
                                         const Index* order, Index start, Index rows, bool update, Index next = 0) {
-        const int threads = team.size();
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
+        const int threads = team.size();
+        const Index chunks_a = std::min<Index>(rows, chunks_per_member * threads);
+        if (slices_for_ != threads) slice_weights(threads);  // allocates only when the team changes
+        const auto chunks_b = Index(weight_slices_.size());
         diverged_.clear();
-        partial_loss_.assign(std::size_t(threads), 0.0);
-        partial_correct_.assign(std::size_t(threads), 0);
+        partial_loss_.assign(std::size_t(chunks_a), 0.0);
+        partial_correct_.assign(std::size_t(chunks_a), 0);
         // The weight penalties, of the weights before this step, count once per sample in the
         // summed loss (so that the epoch's mean loss includes them once).
         const double penalty = regularization_loss();
@@ -574,52 +582,49 @@ private:
             return TrainingPass{detail::mix64(batch_seed + std::uint64_t(i)), r0};
         };
         if (update) optimizer_->begin_step();
-        team.run([&](int t) {
-            const auto span = detail::split(rows, t, threads);
+        const auto phase_a = [&](Index chunk) {
+            const auto span = detail::split(rows, int(chunk), int(chunks_a));
             const Index r0 = span.begin, len = span.size();
-            if (len > 0) {
-                for (Index r = r0; r < span.end; ++r) {
-                    const Index from = order ? order[r] : start + r;
-                    ws.acts[0].row(r) = x.row(from);
-                    ws.target.row(r) = y.row(from);
-                }
-                for (Index i = 0; i < head; ++i)
-                    layers_[std::size_t(i)]->forward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
-                                                              ws.acts[std::size_t(i + 1)].middleRows(r0, len),
-                                                              pass(i, r0));
-                auto out = ws.acts[std::size_t(head)].middleRows(r0, len);
-                MatrixRef<S> grad = ws.deltas[std::size_t(head)].middleRows(r0, len);
-                partial_loss_[std::size_t(t)] = double(loss_value(out, ws.target.middleRows(r0, len), &grad, rows));
-                partial_correct_[std::size_t(t)] = metric::Accuracy::correct<S>(out, ws.target.middleRows(r0, len));
-                for (Index i = head - 1; i >= 1; --i)
-                    layers_[std::size_t(i)]->backward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
-                                                               ws.acts[std::size_t(i + 1)].middleRows(r0, len),
-                                                               ws.deltas[std::size_t(i + 1)].middleRows(r0, len),
-                                                               ws.deltas[std::size_t(i)].middleRows(r0, len),
-                                                               pass(i, r0));
+            for (Index r = r0; r < r0 + len; ++r) {
+                const Index from = order ? order[r] : start + r;
+                ws.acts[0].row(r) = x.row(from);
+                ws.target.row(r) = y.row(from);
             }
-            team.barrier();
-            const auto ahead = detail::split(next, t, threads);
+            for (Index i = 0; i < head; ++i)
+                layers_[std::size_t(i)]->forward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
+                                                          ws.acts[std::size_t(i + 1)].middleRows(r0, len), pass(i, r0));
+            auto out = ws.acts[std::size_t(head)].middleRows(r0, len);
+            MatrixRef<S> grad = ws.deltas[std::size_t(head)].middleRows(r0, len);
+            partial_loss_[std::size_t(chunk)] = double(loss_value(out, ws.target.middleRows(r0, len), &grad, rows));
+            partial_correct_[std::size_t(chunk)] = metric::Accuracy::correct<S>(out, ws.target.middleRows(r0, len));
+            for (Index i = head - 1; i >= 1; --i)
+                layers_[std::size_t(i)]->backward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
+                                                           ws.acts[std::size_t(i + 1)].middleRows(r0, len),
+                                                           ws.deltas[std::size_t(i + 1)].middleRows(r0, len),
+                                                           ws.deltas[std::size_t(i)].middleRows(r0, len), pass(i, r0));
+        };
+        const auto phase_b = [&](Index chunk) {
+            const auto ahead = detail::split(next, int(chunk), int(chunks_b));
             for (Index r = rows + ahead.begin; r < rows + ahead.end; ++r)
                 detail::prefetch_row(x.row(order ? order[r] : start + r).data(), x.cols());
-            for (Index i = 0; i < head; ++i) {
-                auto& layer = *layers_[std::size_t(i)];
-                if (layer.parameter_count() == 0) continue;
-                const auto range = layer.gradient(ws.acts[std::size_t(i)].topRows(rows),
-                                                  ws.deltas[std::size_t(i + 1)].topRows(rows), t, threads);
-                if (update && range.size > 0) {
-                    const Index offset = offsets_[std::size_t(i)] + range.offset;
-                    if (guard_) backup(offset, range.size);
-                    optimizer_->update(params_.data(), grads_.data(), offset, range.size);
-                    if (guard_ && !detail::all_finite(params_.data() + offset, range.size)) diverged_.set();
-                }
+            const WeightSlice& slice = weight_slices_[std::size_t(chunk)];
+            const Index i = slice.layer;
+            const auto range = layers_[std::size_t(i)]->gradient(ws.acts[std::size_t(i)].topRows(rows),
+                                                                 ws.deltas[std::size_t(i + 1)].topRows(rows),
+                                                                 slice.part, slice.parts);
+            if (update && range.size > 0) {
+                const Index offset = offsets_[std::size_t(i)] + range.offset;
+                if (guard_) backup(offset, range.size);
+                optimizer_->update(params_.data(), grads_.data(), offset, range.size);
+                if (guard_ && !detail::all_finite(params_.data() + offset, range.size)) diverged_.set();
             }
-        });
+        };
+        team.run_phases(chunks_a, phase_a, chunks_b, phase_b);
         double loss = penalty * double(rows);
         Index correct = 0;
-        for (int t = 0; t < threads; ++t) {
-            loss += partial_loss_[std::size_t(t)];
-            correct += partial_correct_[std::size_t(t)];
+        for (Index c = 0; c < chunks_a; ++c) {
+            loss += partial_loss_[std::size_t(c)];
+            correct += partial_correct_[std::size_t(c)];
         }
         return {loss, correct};
     }
@@ -696,6 +701,20 @@ private:
                              "terminate_on_nan = false to train on regardless).");
     }
 
+    // Phase B's chunks for a team of `threads`: each layer's weights in slices of about
+    // 10,000 parameters, at most `chunks_per_member` per member (one per layer for one thread).
+    void slice_weights(int threads) {
+        weight_slices_.clear();
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            const Index count = layers_[i]->parameter_count();
+            if (count == 0) continue;
+            const Index parts = std::clamp<Index>((count + 9999) / 10000, 1, chunks_per_member * threads);
+            for (Index part = 0; part < (threads == 1 ? 1 : parts); ++part)
+                weight_slices_.push_back({Index(i), part, threads == 1 ? 1 : parts});
+        }
+        slices_for_ = threads;
+    }
+
     // The model's own team for training, kept between calls (thread starts are not free).
     detail::Team& training_team(int threads) {
         if (!team_ || team_->size() != threads) team_ = std::make_unique<detail::Team>(threads);
@@ -724,6 +743,7 @@ private:
         grads_ = Vector<S>::Zero(total);
         random_in_training_ = false;
         for (const auto& l : layers_) random_in_training_ = random_in_training_ || l->random_in_training();
+        slices_for_ = 0;  // train_step slices the new layers' weights
         for (std::size_t i = 0; i < layers_.size(); ++i)
             layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
     }
@@ -844,6 +864,16 @@ private:
     Vector<S> backup_;
     // One per optimizer slot, in the order of optimizer_->slots().
     std::vector<Vector<S>> slots_backup_;
+    // A training step's phases are cut into this many chunks per member of the team: enough
+    // for a member that is late to leave its share to the others, few enough to keep every
+    // chunk a good size for the products.
+    static constexpr Index chunks_per_member = 2;
+    // Phase B's chunks: slice `part` of `parts` of layer `layer`'s weight gradient.
+    struct WeightSlice {
+        Index layer, part, parts;
+    };
+    std::vector<WeightSlice> weight_slices_;
+    int slices_for_ = 0;  // the team size weight_slices_ was made for (0: none yet)
     std::vector<double> partial_loss_;
     std::vector<Index> partial_correct_;
 
