@@ -304,9 +304,13 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
     thread_local std::vector<int> counts;
     if (lists.size() < std::size_t(m) * KC) lists.resize(std::size_t(m) * KC);
     if (counts.size() < std::size_t(m)) counts.resize(std::size_t(m));
+    // Plain pointers in registers: a store through an std::uint8_t* may alias anything, so
+    // through the vectors the compiler would reload their buffers after every store.
+    std::uint8_t* const list = lists.data();
+    int* const count_of = counts.data();
     for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
         const Index kc = std::min(KC, k - p0);
-        std::fill(counts.begin(), counts.begin() + m, 0);
+        std::fill(count_of, count_of + m, 0);
         for (Index p = p0; p < p0 + kc; ++p) {
             const float* col = A.data + p * A.cs;
             Index r = 0;
@@ -317,17 +321,16 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
                 // All 8 rows without branches: each stores p, and keeps it when its bit is set.
                 for (unsigned b = 0; b < 8; ++b) {
                     const auto row = std::size_t(r) + b;
-                    lists[row * KC + std::size_t(counts[row])] = std::uint8_t(p - p0);
-                    counts[row] += int((bits >> b) & 1u);
+                    list[row * KC + std::size_t(count_of[row])] = std::uint8_t(p - p0);
+                    count_of[row] += int((bits >> b) & 1u);
                 }
             }
             for (; r < m; ++r)
-                if (col[r] != 0.0f)
-                    lists[std::size_t(r) * KC + std::size_t(counts[std::size_t(r)]++)] = std::uint8_t(p - p0);
+                if (col[r] != 0.0f) list[std::size_t(r) * KC + std::size_t(count_of[r]++)] = std::uint8_t(p - p0);
         }
         for (Index i = 0; i < m; ++i) {
-            const int count = counts[std::size_t(i)];
-            const std::uint8_t* offsets = lists.data() + std::size_t(i) * KC;
+            const int count = count_of[i];
+            const std::uint8_t* offsets = list + std::size_t(i) * KC;
             for (int q = 0; q < count; ++q) idx[q] = int(p0) + offsets[q];
             kernel(idx, count, A.data + i, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
         }
