@@ -42,4 +42,15 @@ inline double max_gradient_error(double* v, Index n, const double* analytic, con
     return worst;
 }
 
+/// The largest relative error between a model's `loss_and_gradient` gradient for (x, y)
+/// and central differences of its loss over every parameter (any `Sequential<double>`).
+template <class Model, class M>
+double model_gradient_error(Model& model, const M& x, const M& y) {
+    model.loss_and_gradient(x, y);
+    const auto analytic = model.gradients().eval();
+    auto params = model.parameters();
+    return max_gradient_error(params.data(), params.size(), analytic.data(),
+                              [&] { return double(model.loss_and_gradient(x, y)); });
+}
+
 }  // namespace lamina::test

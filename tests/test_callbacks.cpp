@@ -15,6 +15,7 @@
 #include <lamina/lamina.hpp>
 
 #include "idx_files.hpp"
+#include "xor_data.hpp"
 
 using lamina::Index;
 using M = lamina::Matrix<double>;
@@ -22,23 +23,6 @@ using MF = lamina::Matrix<float>;
 using VD = lamina::Vector<double>;
 
 namespace {
-
-// Points in [-1, 1]^2 away from the axes, class 1 where x * y > 0 (XOR); `flip` swaps the
-// classes, for validation data the training makes worse.
-template <class S>
-void xor_points(Index n, std::uint64_t seed, lamina::Matrix<S>& x, lamina::Matrix<S>& y, bool flip = false) {
-    lamina::Random rng(seed);
-    x.resize(n, 2);
-    std::vector<int> labels;
-    for (Index i = 0; i < n; ++i) {
-        for (Index j = 0; j < 2; ++j) {
-            const double v = rng.uniform(0.1, 1.0);
-            x(i, j) = S(rng.uniform01() < 0.5 ? -v : v);
-        }
-        labels.push_back((x(i, 0) * x(i, 1) > 0) != flip ? 1 : 0);
-    }
-    y = lamina::to_categorical<S>(labels, 2);
-}
 
 lamina::Sequential<double> small_model(std::uint64_t seed, double learning_rate = 0.1, double momentum = 0.0) {
     lamina::Sequential<double> model{lamina::Dense(6, {.input_dim = 2}), lamina::Activation("tanh"), lamina::Dense(2),
@@ -116,7 +100,7 @@ TEST_CASE("History looks figures up by name and lists those it holds", "[callbac
 TEST_CASE("validation_split holds out the last rows before shuffling, as validation_data of them would",
           "[callbacks][validation_split]") {
     M x, y;
-    xor_points(10, 1, x, y);
+    lamina::test::xor_data(10, 1, x, y);
     // Keras: split_at = floor(10 * (1 - 0.25)) = floor(7.5) = 7 rows trained on, the last 3 held out.
     auto split = small_model(2);
     const auto hs = split.fit(x, y, {.batch_size = 3, .epochs = 4, .verbose = 0, .validation_split = 0.25, .seed = 5});
@@ -137,7 +121,7 @@ TEST_CASE("validation_split holds out the last rows before shuffling, as validat
 TEST_CASE("validation_split rejects values outside 0 to 1, empty sides and validation_data with it",
           "[callbacks][validation_split][errors]") {
     M x, y;
-    xor_points(10, 1, x, y);
+    lamina::test::xor_data(10, 1, x, y);
     auto model = small_model(3);
     const VD before = model.parameters();
     for (const double bad : {-0.1, 1.0, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
@@ -160,7 +144,7 @@ TEST_CASE("validation_split rejects values outside 0 to 1, empty sides and valid
 TEST_CASE("initial_epoch numbers the epochs from it and trains epochs - initial_epoch of them",
           "[callbacks][initial_epoch]") {
     M x, y;
-    xor_points(12, 4, x, y);
+    lamina::test::xor_data(12, 4, x, y);
     auto model = small_model(5);
     std::vector<int> seen;
     lamina::LambdaCallback<double> log(
@@ -184,7 +168,7 @@ TEST_CASE("initial_epoch numbers the epochs from it and trains epochs - initial_
 
 TEST_CASE("Two fits split by initial_epoch give the weights of one fit bit for bit", "[callbacks][initial_epoch]") {
     M x, y;
-    xor_points(30, 6, x, y);
+    lamina::test::xor_data(30, 6, x, y);
     // Momentum: the optimizer's state must carry over too.
     const auto run = [&](std::optional<std::uint64_t> seed) {
         auto one = small_model(7, 0.2, 0.9);
@@ -258,8 +242,8 @@ TEST_CASE("EarlyStopping counts epochs without improvement as Keras does", "[cal
 TEST_CASE("EarlyStopping in fit runs patience + 1 epochs when nothing improves after the first",
           "[callbacks][early_stopping]") {
     M x, y, xv, yv;
-    xor_points(20, 8, x, y);
-    xor_points(10, 9, xv, yv);
+    lamina::test::xor_data(20, 8, x, y);
+    lamina::test::xor_data(10, 9, xv, yv);
     for (const int patience : {1, 3}) {
         INFO("patience " << patience);
         // A learning rate so small that val_loss moves by far less than min_delta.
@@ -278,8 +262,8 @@ TEST_CASE("EarlyStopping in fit runs patience + 1 epochs when nothing improves a
 
 TEST_CASE("EarlyStopping restore_best_weights puts back the weights of the best epoch", "[callbacks][early_stopping]") {
     M x, y, xv, yv;
-    xor_points(40, 12, x, y);
-    xor_points(20, 13, xv, yv, true);  // flipped labels: training makes val_loss worse
+    lamina::test::xor_data(40, 12, x, y);
+    lamina::test::xor_data(20, 13, xv, yv, true);  // flipped labels: training makes val_loss worse
     for (const int patience : {2, 100}) {
         INFO("patience " << patience);
         auto model = small_model(14, 0.5);
@@ -312,7 +296,7 @@ TEST_CASE("EarlyStopping names an unknown monitor, one without figures, and a ba
     CHECK_THROWS_WITH(lamina::EarlyStopping<double>({.mode = "maximum"}), Catch::Contains("\"maximum\""));
     CHECK_THROWS_WITH(lamina::EarlyStopping<double>({.patience = -1}), Catch::Contains("patience must be >= 0"));
     M x, y;
-    xor_points(10, 1, x, y);
+    lamina::test::xor_data(10, 1, x, y);
     auto model = small_model(2);
     lamina::EarlyStopping<double> stop;  // val_loss, but no validation data
     CHECK_THROWS_WITH(model.fit(x, y, {.epochs = 3, .verbose = 0, .callbacks = {stop}}),
@@ -323,8 +307,8 @@ TEST_CASE("EarlyStopping names an unknown monitor, one without figures, and a ba
 TEST_CASE("ModelCheckpoint with save_best_only writes only after improvements", "[callbacks][checkpoint]") {
     lamina::test::TempDir dir;
     M x, y, xv, yv;
-    xor_points(40, 12, x, y);
-    xor_points(20, 15, xv, yv, true);
+    lamina::test::xor_data(40, 12, x, y);
+    lamina::test::xor_data(20, 15, xv, yv, true);
     auto model = small_model(16, 0.5);
     WeightLog log;
     lamina::ModelCheckpoint<double> best((dir / "model-{epoch:02d}.lamina").string(), {.save_best_only = true});
@@ -364,7 +348,7 @@ TEST_CASE("ModelCheckpoint fills {epoch} and figures into the path, every epoch 
           "[callbacks][checkpoint]") {
     lamina::test::TempDir dir;
     M x, y;
-    xor_points(20, 3, x, y);
+    lamina::test::xor_data(20, 3, x, y);
     auto model = small_model(4);
     WeightLog log;
     lamina::ModelCheckpoint<double> weights((dir / "w-{epoch}-{{{loss:.3f}}}.npz").string(),
@@ -398,15 +382,8 @@ TEST_CASE("TerminateOnNaN ends training quietly with the weights of before the f
     // One batch per epoch and a learning rate that diverges after some epochs (as in the
     // sequential divergence tests).
     MF x, y;
-    xor_points(16, 5, x, y);
-    x *= 1e3f;
-    const auto make = [] {
-        lamina::Sequential<float> m{lamina::Dense(4, {.input_dim = 2}), lamina::Activation("relu"), lamina::Dense(2),
-                                    lamina::Activation("softmax")};
-        m.initialize(6);
-        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 1e12});
-        return m;
-    };
+    lamina::test::diverging_setup(x, y);
+    const auto make = lamina::test::diverging_model;
     const lamina::FitOptions<float> one_batch{.batch_size = 16, .verbose = 0, .shuffle = false, .threads = 1};
     auto failing = make();
     lamina::TerminateOnNaN<float> nan;
@@ -447,7 +424,7 @@ TEST_CASE("TerminateOnNaN ends training quietly with the weights of before the f
 TEST_CASE("TerminateOnNaN with terminate_on_nan off stops after the batch whose loss is not finite",
           "[callbacks][divergence]") {
     MF x, y;
-    xor_points(64, 2, x, y);
+    lamina::test::xor_data(64, 2, x, y);
     x *= 1e3f;
     lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("relu"), lamina::Dense(2),
                                     lamina::Activation("softmax")};
@@ -465,7 +442,7 @@ TEST_CASE("TerminateOnNaN with terminate_on_nan off stops after the batch whose 
 TEST_CASE("LambdaCallback sees the History with the epoch just ended, in Keras's order of hooks",
           "[callbacks][lambda]") {
     M x, y;
-    xor_points(20, 21, x, y);
+    lamina::test::xor_data(20, 21, x, y);
     auto model = small_model(22);
     std::vector<std::string> calls;
     std::vector<double> losses_seen, val_seen;
@@ -511,7 +488,7 @@ TEST_CASE("Callbacks are taken by reference, by value or shared, and change noth
         void on_epoch_end(int, const lamina::History&, lamina::Sequential<double>&) override { ++epochs; }
     };
     M x, y;
-    xor_points(20, 31, x, y);
+    lamina::test::xor_data(20, 31, x, y);
     auto plain = small_model(32, 0.3, 0.5);
     const auto hp = plain.fit(x, y, {.batch_size = 4, .epochs = 3, .verbose = 0, .seed = 1});
     auto with = small_model(32, 0.3, 0.5);

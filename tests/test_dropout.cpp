@@ -11,6 +11,7 @@
 using lamina::Index;
 using M = lamina::Matrix<double>;
 using MF = lamina::Matrix<float>;
+using lamina::test::model_gradient_error;
 
 namespace {
 
@@ -18,14 +19,6 @@ M run(const lamina::Layer<double>& layer, const M& x, const lamina::TrainingPass
     M y(x.rows(), x.cols());
     layer.forward_training(x, y, pass);
     return y;
-}
-
-double model_gradient_error(lamina::Sequential<double>& model, const M& x, const M& y) {
-    model.loss_and_gradient(x, y);
-    const lamina::Vector<double> analytic = model.gradients();
-    auto params = model.parameters();
-    return lamina::test::max_gradient_error(params.data(), params.size(), analytic.data(),
-                                            [&] { return double(model.loss_and_gradient(x, y)); });
 }
 
 }  // namespace

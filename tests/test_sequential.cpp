@@ -9,10 +9,13 @@
 #include <lamina/lamina.hpp>
 
 #include "gradient_check.hpp"
+#include "xor_data.hpp"
 
 using lamina::Index;
 using M = lamina::Matrix<double>;
 using MF = lamina::Matrix<float>;
+using lamina::test::model_gradient_error;
+using lamina::test::xor_data;
 
 namespace {
 
@@ -23,30 +26,6 @@ lamina::Sequential<float> seed_network() {
         lamina::Dense(10),
         lamina::Activation("softmax"),
     };
-}
-
-// Points in [-1, 1]^2 away from the axes, class 1 where x * y > 0: XOR, which no linear
-// model can separate better than about 50%.
-void xor_data(Index n, std::uint64_t seed, MF& x, MF& y) {
-    lamina::Random rng(seed);
-    x.resize(n, 2);
-    std::vector<int> labels;
-    for (Index i = 0; i < n; ++i) {
-        for (Index j = 0; j < 2; ++j) {
-            double v = rng.uniform(0.1, 1.0);
-            x(i, j) = float(rng.uniform01() < 0.5 ? -v : v);
-        }
-        labels.push_back(x(i, 0) * x(i, 1) > 0 ? 1 : 0);
-    }
-    y = lamina::to_categorical(labels, 2);
-}
-
-double model_gradient_error(lamina::Sequential<double>& model, const M& x, const M& y) {
-    model.loss_and_gradient(x, y);
-    const lamina::Vector<double> analytic = model.gradients();
-    auto params = model.parameters();
-    return lamina::test::max_gradient_error(params.data(), params.size(), analytic.data(),
-                                            [&] { return double(model.loss_and_gradient(x, y)); });
 }
 
 }  // namespace
@@ -348,15 +327,8 @@ TEST_CASE("Divergence stops fit with the epoch and batch and keeps the last fini
 TEST_CASE("The weights kept after divergence are those from before the failing batch", "[sequential][divergence]") {
     // One batch per epoch: the epoch that fails leaves the weights of the end of the last one.
     MF x, y;
-    xor_data(16, 5, x, y);
-    x *= 1e3f;
-    const auto make = [] {
-        lamina::Sequential<float> m{lamina::Dense(4, {.input_dim = 2}), lamina::Activation("relu"), lamina::Dense(2),
-                                    lamina::Activation("softmax")};
-        m.initialize(6);
-        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 1e12});
-        return m;
-    };
+    lamina::test::diverging_setup(x, y);
+    const auto make = lamina::test::diverging_model;
     auto failing = make();
     Index completed = 0;
     for (; completed < 10; ++completed) {
