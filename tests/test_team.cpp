@@ -141,8 +141,11 @@ TEST_CASE("Team.run_phases runs every chunk of both phases exactly once, phase A
     CHECK(tally.early_b.load() == 0);
     CHECK(tally.stale.load() == 0);
     CHECK(tally.out_of_range.load() == 0);
-    // Workers did take part: in every `meet` job at least, however busy the machine.
-    CHECK(tally.met.load() == meetings);
+    // Workers did take part: in every `meet` job where the caller ran a chunk, it found a
+    // worker running one too; in the others workers took every chunk (with three workers
+    // and a busy machine, the caller may find none left to claim).
+    CHECK(tally.met.load() <= meetings);
+    if (members > 1) CHECK(tally.met.load() >= 1);
     CHECK(tally.missed.load() == 0);
     if (members > 1) CHECK(tally.by_workers.load() >= meetings);
 }

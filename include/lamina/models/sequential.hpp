@@ -14,6 +14,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <sstream>
@@ -357,8 +358,8 @@ public:
         check_values("evaluate", x, y);
         check_batch_size("evaluate", options.batch_size);
         detail::FlushSubnormals flush;
-        detail::Team team(thread_count(options.threads, x.rows() / 64));
-        return evaluate_on(team, x, y, options.batch_size);
+        return with_inference_team(thread_count(options.threads, x.rows() / 64),
+                                   [&](detail::Team& team) { return evaluate_on(team, x, y, options.batch_size); });
     }
 
     /// The outputs of the model for `x` (probabilities when it ends in softmax), as Keras's
@@ -396,8 +397,7 @@ public:
             work(0, 1);
             return;
         }
-        detail::Team team(threads);
-        team.run([&](int t) { work(t, threads); });
+        with_inference_team(threads, [&](detail::Team& team) { team.run([&](int t) { work(t, threads); }); });
     }
 
     /// The index of the largest output of each sample (the predicted class).
@@ -715,6 +715,21 @@ private:
         slices_for_ = threads;
     }
 
+    // Calls f(team) with a team of `threads` for inference: the model's own, kept between
+    // calls so that its threads and their buffers stay warm, unless another call is using it
+    // (predict and evaluate may run concurrently), in which case one of this call's own.
+    template <class F>
+    decltype(auto) with_inference_team(int threads, F&& f) const {
+        std::unique_lock lock(inference_.mutex, std::try_to_lock);
+        if (!lock.owns_lock()) {
+            detail::Team team(threads);
+            return f(team);
+        }
+        if (!inference_.team || inference_.team->size() != threads)
+            inference_.team = std::make_unique<detail::Team>(threads);
+        return f(*inference_.team);
+    }
+
     // The model's own team for training, kept between calls (thread starts are not free).
     detail::Team& training_team(int threads) {
         if (!team_ || team_->size() != threads) team_ = std::make_unique<detail::Team>(threads);
@@ -857,6 +872,19 @@ private:
     detail::MovableFlag stop_training_;  // stop_training() was called since fit began
     Workspace train_;
     std::unique_ptr<detail::Team> team_;
+    // The inference team and the lock that lends it to one call at a time; a moved model
+    // starts without a team (nothing runs during a move).
+    struct InferenceTeam {
+        std::mutex mutex;
+        std::unique_ptr<detail::Team> team;
+        InferenceTeam() = default;
+        InferenceTeam(InferenceTeam&&) noexcept {}
+        InferenceTeam& operator=(InferenceTeam&&) noexcept {
+            team.reset();
+            return *this;
+        }
+    };
+    mutable InferenceTeam inference_;
     bool random_in_training_ = false;  // a layer draws at random in training (Dropout)
     std::uint64_t pass_seed_ = 0;      // the seed of those draws for the running epoch
     bool guard_ = false;               // the running fit backs up and checks every step
