@@ -470,33 +470,30 @@ template <Scalar S>
         if (npy.size() > 0xFFFFFFF0u || offset > 0xFFFFFFF0u - npy.size() - 4096)
             throw error("lamina::io::encode_npz: the archive would exceed 4 GiB, which needs zip64 (not written)");
         const std::uint32_t crc = crc32(npy);
-        // Local file header: version 2.0, no flags, stored, 1980-01-01 00:00 (DOS date 0x21).
+        // The fields a local header and its central directory record share, from "version
+        // needed" to "extra length": version 2.0, no flags, stored, 1980-01-01 00:00 (DOS date
+        // 0x21), the checksum, both sizes (stored: equal), the name's length, no extra field.
+        const auto store_shared_fields = [&](std::vector<std::byte>& to) {
+            store_le(to, 20, 2);
+            store_le(to, 0, 2);
+            store_le(to, 0, 2);
+            store_le(to, 0, 2);
+            store_le(to, 0x21, 2);
+            store_le(to, crc, 4);
+            store_le(to, npy.size(), 4);
+            store_le(to, npy.size(), 4);
+            store_le(to, name.size(), 2);
+            store_le(to, 0, 2);
+        };
+        // Local file header, name, data.
         store_le(out, 0x04034B50, 4);
-        store_le(out, 20, 2);
-        store_le(out, 0, 2);
-        store_le(out, 0, 2);
-        store_le(out, 0, 2);
-        store_le(out, 0x21, 2);
-        store_le(out, crc, 4);
-        store_le(out, npy.size(), 4);
-        store_le(out, npy.size(), 4);
-        store_le(out, name.size(), 2);
-        store_le(out, 0, 2);
+        store_shared_fields(out);
         for (const char c : name) out.push_back(static_cast<std::byte>(c));
         out.insert(out.end(), npy.begin(), npy.end());
-        // Its central directory record.
+        // Its central directory record: signature, version made by (2.0), the shared fields.
         store_le(directory, 0x02014B50, 4);
         store_le(directory, 20, 2);
-        store_le(directory, 20, 2);
-        store_le(directory, 0, 2);
-        store_le(directory, 0, 2);
-        store_le(directory, 0, 2);
-        store_le(directory, 0x21, 2);
-        store_le(directory, crc, 4);
-        store_le(directory, npy.size(), 4);
-        store_le(directory, npy.size(), 4);
-        store_le(directory, name.size(), 2);
-        store_le(directory, 0, 2);  // extra
+        store_shared_fields(directory);
         store_le(directory, 0, 2);  // comment
         store_le(directory, 0, 2);  // disk
         store_le(directory, 0, 2);  // internal attributes
