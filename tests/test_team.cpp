@@ -68,6 +68,16 @@ void chunk_work(Tally& tally, Index c, Pace pace, std::thread::id caller) {
     }
 }
 
+// What every job of a run of `tallied_job`s must have done: each chunk once (`failures` counts
+// the jobs where one ran another number of times), phase B after phase A, only the job's own
+// chunks, all in range.
+void check_jobs_ran_right(const Tally& tally, int failures) {
+    CHECK(failures == 0);
+    CHECK(tally.early_b.load() == 0);
+    CHECK(tally.stale.load() == 0);
+    CHECK(tally.out_of_range.load() == 0);
+}
+
 // One job of `a` + `b` chunks whose functions check, as they run, that they belong to the job
 // under way and that phase A is over before phase B begins.
 void tallied_job(Team& team, Tally& tally, std::uint64_t job, Index a, Index b, Pace pace, std::thread::id caller) {
@@ -137,10 +147,7 @@ TEST_CASE("Team.run_phases runs every chunk of both phases exactly once, phase A
         if (!each_once_then_reset(tally, a, b)) ++failures;
     }
     CAPTURE(members);
-    CHECK(failures == 0);
-    CHECK(tally.early_b.load() == 0);
-    CHECK(tally.stale.load() == 0);
-    CHECK(tally.out_of_range.load() == 0);
+    check_jobs_ran_right(tally, failures);
     // Workers did take part: in every `meet` job where the caller ran a chunk, it found a
     // worker running one too; in the others workers took every chunk (with three workers
     // and a busy machine, the caller may find none left to claim).
@@ -223,10 +230,7 @@ TEST_CASE("Team.run_phases survives a member that is slow in some jobs", "[team]
         if (!each_once_then_reset(tally, a, b)) ++failures;
     }
     CAPTURE(members);
-    CHECK(failures == 0);
-    CHECK(tally.early_b.load() == 0);
-    CHECK(tally.stale.load() == 0);
-    CHECK(tally.out_of_range.load() == 0);
+    check_jobs_ran_right(tally, failures);
     CHECK(tally.missed.load() == 0);
     CHECK(tally.slept.load() == slow_jobs);
 }
