@@ -2,6 +2,7 @@
 // lamina tests: the Dense layer's matrix product against Eigen's, for every shape class it handles.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <cmath>
 #include <limits>
 
@@ -71,3 +72,34 @@ TEST_CASE("gemm in double goes through Eigen and agrees", "[gemm]") {
     lamina::detail::gemm<double>(5, 3, 7, {a.data(), 7, 1}, b.data(), 3, c.data(), 3);
     CHECK((c - a * b).cwiseAbs().maxCoeff() < 1e-12);
 }
+
+#if defined(LAMINA_GEMM_AVX2)
+TEST_CASE("transpose8x8 moves bit j of byte i to bit i of byte j", "[gemm]") {
+    std::uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 1000; ++round) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        const std::uint64_t t = lamina::detail::gemm_avx2::transpose8x8(x);
+        for (int i = 0; i < 8; ++i)
+            for (int j = 0; j < 8; ++j) REQUIRE(((x >> (8 * i + j)) & 1u) == ((t >> (8 * j + i)) & 1u));
+    }
+}
+
+TEST_CASE("the sparse product finds every non-zero of A, however A is laid out", "[gemm]") {
+    // One non-zero at a time, at every row and depth of a 21 x 130 A (tails of 8 rows and of
+    // 64 depths), read in place and as the transpose of a stored matrix.
+    const Index m = 21, k = 130, n = 40;
+    const MF b = MF::Random(k, n);
+    for (Index i = 0; i < m; ++i)
+        for (Index p = 0; p < k; ++p) {
+            MF a = MF::Zero(m, k);
+            a(i, p) = 2.0f;
+            const MF at = a.transpose();
+            MF c(m, n), ct(m, n);
+            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {a.data(), k, 1}, b.data(), n, c.data(), n, nullptr);
+            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {at.data(), 1, m}, b.data(), n, ct.data(), n, nullptr);
+            INFO("row " << i << " depth " << p);
+            REQUIRE(c == a * b);
+            REQUIRE(ct == a * b);
+        }
+}
+#endif

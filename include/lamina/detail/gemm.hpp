@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -232,13 +233,70 @@ inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const floa
     } while (p0 < k);
 }
 
+// Bit q of the result: whether a[q] != 0, for q < n <= 64 (a contiguous run of A). NaN
+// counts as non-zero, so that it reaches C.
+inline std::uint64_t nonzero_mask(const float* a, Index n) {
+    std::uint64_t bits = 0;
+    Index q = 0;
+    for (; q + 8 <= n; q += 8)
+        bits |= std::uint64_t(unsigned(
+                    _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(a + q), _mm256_setzero_ps(), _CMP_NEQ_UQ))))
+                << q;
+    for (; q < n; ++q) bits |= std::uint64_t(a[q] != 0.0f) << q;
+    return bits;
+}
+
+// The 8 x 8 bit matrix in x (row i = byte i, column j = bit j of it), transposed: three
+// rounds of swapping the off-diagonal halves of 2x2, 4x4 and 8x8 blocks.
+constexpr std::uint64_t transpose8x8(std::uint64_t x) {
+    std::uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
+    x ^= t ^ (t << 7);
+    t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
+    x ^= t ^ (t << 14);
+    t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
+    x ^= t ^ (t << 28);
+    return x;
+}
+
+// For a transposed A (A(r, p) = a[r + p * cs]: each depth a contiguous run over the rows),
+// bits[r] = the depth mask of row r in [p0, p0 + kc), kc <= 64, for r < m. Eight rows by
+// eight depths at a time: the depths' compare masks form an 8 x 8 bit matrix whose
+// transpose holds the rows' masks, so a non-zero costs no store of its own.
+inline void transposed_masks(const float* a, Index cs, Index m, Index p0, Index kc, std::uint64_t* bits) {
+    Index r = 0;
+    for (; r + 8 <= m; r += 8) {
+        std::uint64_t rows[8] = {};
+        for (Index q0 = 0; q0 < kc; q0 += 8) {
+            std::uint64_t block = 0;  // byte s, bit b: A(r + b, p0 + q0 + s) != 0
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; ++s)
+                if (q0 + s < kc) {
+                    const __m256 v = _mm256_loadu_ps(a + (p0 + q0 + s) * cs + r);
+                    block |=
+                        std::uint64_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ))))
+                        << (8 * s);
+                }
+            block = transpose8x8(block);  // byte b, bit s: the same
+#pragma GCC unroll 8
+            for (int b = 0; b < 8; ++b) rows[b] |= ((block >> (8 * b)) & 0xFFu) << q0;
+        }
+        for (int b = 0; b < 8; ++b) bits[r + b] = rows[b];
+    }
+    for (; r < m; ++r) {
+        std::uint64_t row = 0;
+        for (Index q = 0; q < kc; ++q) row |= std::uint64_t(a[r + (p0 + q) * cs] != 0.0f) << q;
+        bits[r] = row;
+    }
+}
+
 // One row of C, all of its (up to 8 * NV1MAX) columns in registers: each non-zero A(0, p)
-// costs one broadcast and NV FMAs reading B straight from L1. Every zero of A is skipped,
-// not only depths where a whole block of rows is zero, so this is the path for sparse A.
+// (a set bit of `depths`, p = p0 + its position) costs one broadcast and NV FMAs reading B
+// straight from L1. Every zero of A is skipped, not only depths where a whole block of rows
+// is zero, so this is the path for sparse A.
 constexpr int NV1MAX = 14;
 
 template <int NV, bool Full>
-inline void kernel_row(const int* idx, int count, const float* a, Index a_cs, const float* b, Index ldb, float* c,
+inline void kernel_row(std::uint64_t depths, Index p0, const float* a, Index a_cs, const float* b, Index ldb, float* c,
                        bool first, const float* bias, __m256i mask) {
     __m256 acc[NV];
 #pragma GCC unroll 16
@@ -248,8 +306,8 @@ inline void kernel_row(const int* idx, int count, const float* a, Index a_cs, co
         acc[v] = (first && !bias) ? _mm256_setzero_ps()
                                   : (last ? _mm256_maskload_ps(from + 8 * v, mask) : _mm256_loadu_ps(from + 8 * v));
     }
-    for (int q = 0; q < count; ++q) {
-        const Index p = idx[q];
+    for (std::uint64_t left = depths; left != 0; left &= left - 1) {
+        const Index p = p0 + std::countr_zero(left);
         const __m256 av = _mm256_broadcast_ss(a + p * a_cs);
         const float* bp = b + p * ldb;
 #pragma GCC unroll 16
@@ -266,7 +324,7 @@ inline void kernel_row(const int* idx, int count, const float* a, Index a_cs, co
     }
 }
 
-using RowKernel = void (*)(const int*, int, const float*, Index, const float*, Index, float*, bool, const float*,
+using RowKernel = void (*)(std::uint64_t, Index, const float*, Index, const float*, Index, float*, bool, const float*,
                            __m256i);
 
 template <int... NV>
@@ -276,63 +334,27 @@ constexpr RowKernel row_kernel(int nv, bool full, std::integer_sequence<int, NV.
     return chosen;
 }
 
-// C = A B [+ bias] one row at a time over the non-zero depths of each row. n <= 8 * NV1MAX.
+// C = A B [+ bias] one row at a time over the non-zero depths of each row, in chunks of KC
+// depths (so that the chunk of B stays in L1 while every row of C visits it), each row's
+// non-zeros in a chunk given by one 64-bit mask. n <= 8 * NV1MAX; A's rows or its depths
+// are contiguous (A.cs == 1, a forward product; or A.rs == 1, a weight gradient x^T dy).
 inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
                         const float* bias) {
+    static_assert(KC <= 64, "a depth chunk's non-zeros are one 64-bit mask");
     const int nv = int((n + 7) / 8);
     const int tail = int(n - 8 * (nv - 1));
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const RowKernel kernel = row_kernel(nv, tail == 8, std::make_integer_sequence<int, NV1MAX>{});
-    int idx[KC + 8];  // + 8: the left-pack stores 8 at a time
-    if (A.cs == 1) {
-        // Rows of A contiguous (a forward product): depth chunks outer so the chunk of B stays
-        // in L1 while every row of C visits it.
-        for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
-            const Index kc = std::min(KC, k - p0);
-            for (Index i = 0; i < m; ++i) {
-                const int count = nonzero_depths(A.data + i * A.rs, A.rs, 1, 1, p0, kc, idx);
-                kernel(idx, count, A.data + i * A.rs, 1, B, ldb, C + i * ldc, p0 == 0, bias, mask);
-            }
-            if (k == 0) break;
-        }
-        return;
-    }
-    // A transposed (A(r, p) = a[r * rs + p * cs] with rs == 1: a weight gradient x^T dy):
-    // for each chunk of depths, the depth list of every row comes from one pass over the
-    // chunk's depths, each a contiguous run of rows.
-    thread_local std::vector<std::uint8_t> lists;  // row r's depths, as offsets into the chunk
-    thread_local std::vector<int> counts;
-    if (lists.size() < std::size_t(m) * KC) lists.resize(std::size_t(m) * KC);
-    if (counts.size() < std::size_t(m)) counts.resize(std::size_t(m));
-    // Plain pointers in registers: a store through an std::uint8_t* may alias anything, so
-    // through the vectors the compiler would reload their buffers after every store.
-    std::uint8_t* const list = lists.data();
-    int* const count_of = counts.data();
+    const bool transposed = A.cs != 1;
+    thread_local std::vector<std::uint64_t> row_masks;  // transposed A: every row's mask in the chunk
+    if (transposed && row_masks.size() < std::size_t(m)) row_masks.resize(std::size_t(m));
     for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
         const Index kc = std::min(KC, k - p0);
-        std::fill(count_of, count_of + m, 0);
-        for (Index p = p0; p < p0 + kc; ++p) {
-            const float* col = A.data + p * A.cs;
-            Index r = 0;
-            for (; r + 8 <= m; r += 8) {
-                const auto bits = unsigned(
-                    _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(col + r), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
-                if (bits == 0) continue;
-                // All 8 rows without branches: each stores p, and keeps it when its bit is set.
-                for (unsigned b = 0; b < 8; ++b) {
-                    const auto row = std::size_t(r) + b;
-                    list[row * KC + std::size_t(count_of[row])] = std::uint8_t(p - p0);
-                    count_of[row] += int((bits >> b) & 1u);
-                }
-            }
-            for (; r < m; ++r)
-                if (col[r] != 0.0f) list[std::size_t(r) * KC + std::size_t(count_of[r]++)] = std::uint8_t(p - p0);
-        }
+        if (transposed) transposed_masks(A.data, A.cs, m, p0, kc, row_masks.data());
         for (Index i = 0; i < m; ++i) {
-            const int count = count_of[i];
-            const std::uint8_t* offsets = list + std::size_t(i) * KC;
-            for (int q = 0; q < count; ++q) idx[q] = int(p0) + offsets[q];
-            kernel(idx, count, A.data + i, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
+            const float* a = A.data + i * A.rs;
+            const std::uint64_t depths = transposed ? row_masks[std::size_t(i)] : nonzero_mask(a + p0, kc);
+            kernel(depths, p0, a, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
         }
         if (k == 0) break;
     }
