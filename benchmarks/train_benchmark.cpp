@@ -3,9 +3,11 @@
 //
 // Prints a table: seconds per epoch (median over the timed epochs, after a warm-up epoch),
 // samples per second, GFLOP/s counted as the dense products' FLOPs (19.27 GFLOP per epoch)
-// and their ratio to the FMA peak measured in the same run; for raw and scaled inputs, 1 and
-// 2 threads; then the same for a MiniDNN-style Eigen loop (Eigen products with temporaries,
-// no subnormal flushing, Eigen's OpenMP threads), and inference times.
+// and their ratio to the FMA peak measured in the same run; at 1 and 2 threads; for raw pixels
+// given as bytes (uint8, as MNIST's files hold them and the example feeds them: each batch is
+// converted as it is gathered), raw pixels given as floats, and scaled floats; then the same
+// for a MiniDNN-style Eigen loop (Eigen products with temporaries, no subnormal flushing,
+// Eigen's OpenMP threads), and inference times.
 #include <lamina/datasets/mnist.hpp>
 #include <lamina/lamina.hpp>
 
@@ -98,7 +100,8 @@ struct Row {
 // lamina: the seed recipe, as the example trains it: one fit of warm-up + `epochs` epochs,
 // each epoch's wall time as fit measures it (History::seconds). The checks fit makes once
 // per call (finite inputs, one-hot targets: about 7 ms for MNIST) are outside the epochs.
-Row time_lamina(const M& x, const M& y, const char* input, int threads, int epochs) {
+template <class X>
+Row time_lamina(const X& x, const M& y, const char* input, int threads, int epochs) {
     lamina::Sequential<float> model{lamina::Dense(100, {.input_dim = 784}), lamina::Activation("sigmoid"),
                                     lamina::Dense(10), lamina::Activation("softmax")};
     model.initialize(1);
@@ -112,8 +115,9 @@ Row time_lamina(const M& x, const M& y, const char* input, int threads, int epoc
 
 // The naive loop: what a plain Eigen implementation does (MiniDNN-style): every step in
 // Eigen expressions with temporaries, no subnormal flushing, threads only through Eigen's
-// OpenMP products.
-Row time_naive(const M& x, const M& y, const char* input, int threads, int epochs) {
+// OpenMP products. Byte inputs are converted to float as each batch is gathered.
+template <class X>
+Row time_naive(const X& x, const M& y, const char* input, int threads, int epochs) {
 #if defined(_OPENMP)
     Eigen::setNbThreads(threads);
 #else
@@ -141,7 +145,7 @@ Row time_naive(const M& x, const M& y, const char* input, int threads, int epoch
             const Index rows = std::min(batch, n - s);
             M xb(rows, 784), yb(rows, 10);
             for (Index r = 0; r < rows; ++r) {
-                xb.row(r) = x.row(order[std::size_t(s + r)]);
+                xb.row(r) = x.row(order[std::size_t(s + r)]).template cast<float>();
                 yb.row(r) = y.row(order[std::size_t(s + r)]);
             }
             M h = ((xb * w1).rowwise() + b1).array().unaryExpr([](float v) { return 1.0f / (1.0f + std::exp(-v)); });
@@ -173,7 +177,8 @@ Row time_naive(const M& x, const M& y, const char* input, int threads, int epoch
 }
 
 // Inference: 10,000 images in one predict call, and one image at a time into a buffer.
-void time_inference(const M& x_test, int threads) {
+template <class X>
+void time_inference(const X& x_test, const char* input, int threads) {
     lamina::Sequential<float> model{lamina::Dense(100, {.input_dim = 784}), lamina::Activation("sigmoid"),
                                     lamina::Dense(10), lamina::Activation("softmax")};
     model.initialize(1);
@@ -191,10 +196,10 @@ void time_inference(const M& x_test, int threads) {
         for (int i = 0; i < count; ++i) model.predict(x_test.middleRows(i, 1), single, {.threads = threads});
         if (rep > 1) one.push_back(seconds_since(start) / count);
     }
-    std::printf("| predict, %d images, %d thread%s | %.2f ms | %.0f images/s |\n", int(x_test.rows()), threads,
-                threads == 1 ? "" : "s", median(many) * 1e3, double(x_test.rows()) / median(many));
+    std::printf("| predict, %d %s images, %d thread%s | %.2f ms | %.0f images/s |\n", int(x_test.rows()), input,
+                threads, threads == 1 ? "" : "s", median(many) * 1e3, double(x_test.rows()) / median(many));
     if (threads == 1)
-        std::printf("| predict, 1 image into a buffer | %.2f us | %.0f images/s |\n", median(one) * 1e6,
+        std::printf("| predict, 1 %s image into a buffer | %.2f us | %.0f images/s |\n", input, median(one) * 1e6,
                     1.0 / median(one));
 }
 
@@ -204,7 +209,7 @@ int main(int argc, char** argv) {
     int epochs = 5;
     bool with_naive = true;
     int only_threads = 0;    // 0: 1 and 2
-    std::string only_input;  // empty: raw and scaled
+    std::string only_input;  // empty: bytes, raw and scaled
     std::string dir = mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist").string();
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -215,7 +220,7 @@ int main(int argc, char** argv) {
         else if (a == "--only-input" && i + 1 < argc) only_input = argv[++i];
         else {
             std::printf("usage: train_benchmark [--epochs N (timed, default 5)] [--data DIR] [--no-naive]\n"
-                        "                       [--only-threads N] [--only-input raw|scaled]\n");
+                        "                       [--only-threads N] [--only-input bytes|raw|scaled]\n");
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -223,27 +228,29 @@ int main(int argc, char** argv) {
     Eigen::setNbThreads(1);
 #endif
 
-    M x_raw, x_test_raw, y;
+    lamina::ByteMatrix x_bytes, x_test_bytes;
+    M y;
     std::string source;
     try {
         auto data = mnist::load_data(dir);
-        x_raw = mnist::to_matrix<float>(data.train.images, {.scale = false});
-        x_test_raw = mnist::to_matrix<float>(data.test.images, {.scale = false});
+        x_bytes = std::move(data.train.images);
+        x_test_bytes = std::move(data.test.images);
         y = lamina::to_categorical(data.train.labels, 10);
         source = "real MNIST from " + dir;
     } catch (const lamina::io_error&) {
         // Same shape and about the same sparsity as MNIST: 81% zero pixels, the rest 1-255.
         lamina::Random rng(7);
-        x_raw.resize(60000, 784);
-        x_test_raw.resize(10000, 784);
-        for (M* m : {&x_raw, &x_test_raw})
+        x_bytes.resize(60000, 784);
+        x_test_bytes.resize(10000, 784);
+        for (auto* m : {&x_bytes, &x_test_bytes})
             for (Index i = 0; i < m->size(); ++i)
-                m->data()[i] = rng.uniform01() < 0.81 ? 0.0f : float(1 + rng.below(255));
+                m->data()[i] = rng.uniform01() < 0.81 ? 0 : std::uint8_t(1 + rng.below(255));
         std::vector<int> labels(60000);
         for (auto& l : labels) l = int(rng.below(10));
         y = lamina::to_categorical(labels, 10);
         source = "SYNTHETIC data (no MNIST files in " + dir + "): random sparse images of MNIST's shape";
     }
+    const M x_raw = x_bytes.cast<float>(), x_test_raw = x_test_bytes.cast<float>();
     const M x_scaled = x_raw / 255.0f;
 
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -259,13 +266,16 @@ int main(int argc, char** argv) {
     std::vector<int> thread_counts{1, 2};
     if (only_threads > 0) thread_counts = {only_threads};
     std::vector<Row> rows;
-    for (const char* input : {"raw 0-255", "scaled 0-1"}) {
-        if (!only_input.empty() && only_input[0] != input[0]) continue;
-        const M& x = input[0] == 'r' ? x_raw : x_scaled;
-        for (int threads : thread_counts) rows.push_back(time_lamina(x, y, input, threads, epochs));
+    // Each input: its --only-input name, its label, and the timing of one system on it.
+    const auto run = [&](const char* key, const char* label, const auto& x) {
+        if (!only_input.empty() && only_input != key) return;
+        for (int threads : thread_counts) rows.push_back(time_lamina(x, y, label, threads, epochs));
         if (with_naive)
-            for (int threads : thread_counts) rows.push_back(time_naive(x, y, input, threads, epochs));
-    }
+            for (int threads : thread_counts) rows.push_back(time_naive(x, y, label, threads, epochs));
+    };
+    run("bytes", "raw 0-255, uint8", x_bytes);
+    run("raw", "raw 0-255, float", x_raw);
+    run("scaled", "scaled 0-1, float", x_scaled);
 
     std::printf("| system | input | threads | s/epoch (median) | samples/s | GFLOP/s | %% of FMA peak | vs naive |\n");
     std::printf("|---|---|---|---|---|---|---|---|\n");
@@ -283,6 +293,9 @@ int main(int argc, char** argv) {
                     peak > 0 ? 100 * gflops / peak : 0.0, ratio);
     }
     std::printf("\n| inference | time | rate |\n|---|---|---|\n");
-    for (int threads : thread_counts) time_inference(x_test_raw, threads);
+    for (int threads : thread_counts) {
+        time_inference(x_test_bytes, "uint8", threads);
+        time_inference(x_test_raw, "float", threads);
+    }
     return 0;
 }

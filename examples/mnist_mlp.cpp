@@ -240,26 +240,14 @@ lamina::Sequential<float> make_model(const Args& args) {
     return model;
 }
 
-int run(const Args& args) {
-    using clock = std::chrono::steady_clock;
-    const auto start = clock::now();
-    // The model first: a bad --load file is reported before the data is read.
-    auto model = make_model(args);
+using Clock = std::chrono::steady_clock;
 
-    // (X_train, y_train), (X_test, y_test) = mnist.load_data()
-    mnist::Dataset data;
-    try {
-        data = mnist::load_data(args.data);
-    } catch (const lamina::io_error& e) {
-        std::cerr << "mnist_mlp: " << e.what() << "\nFetch the data with data/fetch_mnist.sh, or pass --data DIR.\n";
-        return 1;
-    }
-    // X_train = X_train.reshape(60000, 784).astype('float32'); Y_train = to_categorical(y_train, 10)
-    // The bytes are released once converted: the float copies are what the model reads.
-    const auto x_train = mnist::to_matrix<float>(data.train.images, {.scale = args.scale});
-    data.train.images.resize(0, 0);
-    const auto x_test = mnist::to_matrix<float>(data.test.images, {.scale = args.scale});
-    data.test.images.resize(0, 0);
+// Trains `model` on x_train (raw bytes or floats: the model takes either), then reports,
+// draws and saves. `start`: when the program started.
+template <class X>
+int train_and_report(const Args& args, lamina::Sequential<float>& model, const X& x_train, const X& x_test,
+                     const mnist::Dataset& data, Clock::time_point start) {
+    using clock = Clock;
     const auto y_train = lamina::to_categorical(data.train.labels, 10);
     const auto y_test = lamina::to_categorical(data.test.labels, 10);
 
@@ -310,6 +298,27 @@ int run(const Args& args) {
     }
     std::printf("Total time: %.2f s\n", std::chrono::duration<double>(clock::now() - start).count());
     return 0;
+}
+
+int run(const Args& args) {
+    const auto start = Clock::now();
+    // The model first: a bad --load file is reported before the data is read.
+    auto model = make_model(args);
+
+    // (X_train, y_train), (X_test, y_test) = mnist.load_data()
+    mnist::Dataset data;
+    try {
+        data = mnist::load_data(args.data);
+    } catch (const lamina::io_error& e) {
+        std::cerr << "mnist_mlp: " << e.what() << "\nFetch the data with data/fetch_mnist.sh, or pass --data DIR.\n";
+        return 1;
+    }
+    if (!args.scale)  // raw pixels: the model takes the bytes as they are, as Keras's fit takes the uint8 array
+        return train_and_report(args, model, data.train.images, data.test.images, data, start);
+    // X_train = X_train.reshape(60000, 784).astype('float32') / 255
+    const auto x_train = mnist::to_matrix<float>(data.train.images);
+    const auto x_test = mnist::to_matrix<float>(data.test.images);
+    return train_and_report(args, model, x_train, x_test, data, start);
 }
 
 }  // namespace

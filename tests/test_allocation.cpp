@@ -95,6 +95,7 @@ TEST_CASE("The training step allocates nothing after the first batch", "[allocat
     const lamina::Matrix<float> x = lamina::Matrix<float>::Random(100, 784).cwiseAbs() * 255;
     lamina::Matrix<float> y = lamina::Matrix<float>::Zero(100, 10);
     for (int i = 0; i < 100; ++i) y(i, i % 10) = 1;
+    const lamina::ByteMatrix pixels = x.cast<std::uint8_t>();
     for (int threads : {1, 2}) {
         for (const bool momentum : {false, true}) {
             INFO("threads " << threads << ", momentum " << momentum);
@@ -106,6 +107,8 @@ TEST_CASE("The training step allocates nothing after the first batch", "[allocat
                       for (int step = 0; step < 20; ++step) model.train_on_batch(x, y, threads);
                       // A smaller last batch reuses the same buffers.
                       model.train_on_batch(x.topRows(37), y.topRows(37), threads);
+                      // So do inputs given as bytes (converted as they are gathered).
+                      model.train_on_batch(pixels, y, threads);
                   }) == 0);
         }
     }
@@ -121,6 +124,12 @@ TEST_CASE("Single-sample predict into a buffer allocates nothing after the first
               for (int i = 0; i < 3; ++i) model.predict(x.middleRows(i, 1), out);
           }) == 0);
     CHECK(out.sum() == Approx(1.0f));
+    // Inputs given as bytes are converted into the same buffers.
+    const lamina::ByteMatrix pixels = (x.cwiseAbs() * 255).cast<std::uint8_t>();
+    model.predict(pixels.topRows(1), out);
+    CHECK(allocations_in([&] {
+              for (int i = 0; i < 3; ++i) model.predict(pixels.middleRows(i, 1), out);
+          }) == 0);
 }
 
 TEST_CASE("The allocation counter sees allocations", "[allocation]") {

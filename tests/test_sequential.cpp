@@ -189,6 +189,69 @@ TEST_CASE("fit reports validation figures and evaluate and predict agree", "[seq
     CHECK((model.predict(xv, {.batch_size = 7, .threads = 2}) - p).cwiseAbs().maxCoeff() < 1e-6f);
 }
 
+TEST_CASE("Byte inputs train, score and predict exactly as their float values", "[sequential][fit]") {
+    // Sparse "pixels" 0-255 of 300 samples, 40 wide, with labels from a rule on them.
+    lamina::Random rng(11);
+    lamina::ByteMatrix bytes(300, 40);
+    std::vector<int> labels;
+    for (Index i = 0; i < bytes.rows(); ++i) {
+        int ink = 0;
+        for (Index j = 0; j < bytes.cols(); ++j) {
+            bytes(i, j) = rng.uniform01() < 0.7 ? 0 : std::uint8_t(1 + rng.below(255));
+            ink += j < 20 ? bytes(i, j) : 0;
+        }
+        labels.push_back(ink % 3);
+    }
+    const MF floats = bytes.cast<float>(), y = lamina::to_categorical(labels, 3);
+    const lamina::ByteMatrix bytes_val = bytes.bottomRows(60);
+    const MF floats_val = floats.bottomRows(60), y_val = y.bottomRows(60);
+    const auto model = [] {
+        lamina::Sequential<float> m{lamina::Dense(64, {.input_dim = 40}), lamina::Activation("sigmoid"),
+                                    lamina::Dense(3), lamina::Activation("softmax")};
+        m.initialize(2);
+        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.001});
+        return m;
+    };
+    for (int threads : {1, 2}) {
+        INFO("threads " << threads);
+        auto a = model(), b = model(), c = model(), d = model();
+        const lamina::FitOptions<float> split{
+            .batch_size = 32, .epochs = 3, .verbose = 0, .validation_split = 0.2, .seed = 4, .threads = threads};
+        const auto ha = a.fit(bytes, y, split);
+        const auto hb = b.fit(floats, y, split);
+        CHECK(a.parameters() == b.parameters());
+        CHECK(ha.loss == hb.loss);
+        CHECK(ha.val_loss == hb.val_loss);
+        CHECK(ha.val_accuracy == hb.val_accuracy);
+        // validation_data given as bytes, beside floats.
+        auto with_data = split;
+        with_data.validation_split = 0;
+        with_data.validation_data = {bytes_val, y_val};
+        const auto hc = c.fit(bytes.topRows(240), y.topRows(240), with_data);
+        with_data.validation_data = {floats_val, y_val};
+        const auto hd = d.fit(floats.topRows(240), y.topRows(240), with_data);
+        CHECK(c.parameters() == d.parameters());
+        CHECK(hc.val_loss == hd.val_loss);
+        CHECK(hc.val_loss.back() == Approx(c.evaluate(bytes_val, y_val, {.threads = threads}).loss));
+
+        const auto sa = a.evaluate(bytes, y, {.threads = threads}), sb = a.evaluate(floats, y, {.threads = threads});
+        CHECK(sa.loss == sb.loss);
+        CHECK(sa.accuracy == sb.accuracy);
+        CHECK(a.predict(bytes, {.batch_size = 50, .threads = threads}) == a.predict(floats, {.threads = threads}));
+        CHECK(a.predict_classes(bytes) == a.predict_classes(floats));
+        CHECK(a.train_on_batch(bytes.topRows(32), y.topRows(32), threads).loss ==
+              b.train_on_batch(floats.topRows(32), y.topRows(32), threads).loss);
+        CHECK(a.parameters() == b.parameters());
+    }
+    // Shape errors name x as they do for floats.
+    auto m = model();
+    CHECK_THROWS_WITH(m.fit(lamina::ByteMatrix::Zero(5, 39), y.topRows(5), {.verbose = 0}),
+                      Catch::Contains("x is 5x39") && Catch::Contains("input_dim 40"));
+    CHECK_THROWS_WITH(m.predict(lamina::ByteMatrix::Zero(2, 41)),
+                      Catch::Contains("predict") && Catch::Contains("2x41"));
+    CHECK_THROWS_WITH(m.evaluate(bytes.topRows(5), y.topRows(4)), Catch::Contains("x has 5 samples but y has 4"));
+}
+
 TEST_CASE("A moved model keeps its weights and still predicts", "[sequential]") {
     auto model = seed_network();
     model.initialize(3);

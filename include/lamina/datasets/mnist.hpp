@@ -19,8 +19,9 @@
 namespace lamina::datasets::mnist {
 
 /// MNIST images, one per row, pixels in reading order: shape (N x 784), row-major,
-/// 0 = background to 255 = ink. The IDX file's bytes, unchanged.
-using Images = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// 0 = background to 255 = ink. The IDX file's bytes, unchanged. A model takes them as
+/// they are (`model.fit(train.images, y)`: raw pixels), or through `to_matrix`.
+using Images = ByteMatrix;
 
 /// MNIST labels: shape (N), the digit 0 to 9 drawn in the image of the same row.
 using Labels = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, 1>;

@@ -11,17 +11,21 @@
 
 namespace lamina {
 
-/// Data to score after every epoch, as Keras's `validation_data=(x, y)`. It refers to the
-/// two matrices, which must outlive the `fit` call.
+/// Data to score after every epoch, as Keras's `validation_data=(x, y)`; x may be given as
+/// bytes (raw pixels) as fit's may. It refers to the two matrices, which must outlive the
+/// `fit` call.
 template <Scalar S>
 struct ValidationData {
-    const Matrix<S>* x = nullptr;
+    const Matrix<S>* x = nullptr;       ///< the inputs, when given as S
+    const ByteMatrix* bytes = nullptr;  ///< the inputs, when given as bytes
     const Matrix<S>* y = nullptr;
 
     ValidationData() = default;
     ValidationData(const Matrix<S>& x_, const Matrix<S>& y_) : x(&x_), y(&y_) {}
+    ValidationData(const ByteMatrix& x_, const Matrix<S>& y_) : bytes(&x_), y(&y_) {}
     ValidationData(Matrix<S>&&, Matrix<S>&&) = delete;  // would dangle
-    [[nodiscard]] explicit operator bool() const noexcept { return x != nullptr; }
+    ValidationData(ByteMatrix&&, Matrix<S>&&) = delete;
+    [[nodiscard]] explicit operator bool() const noexcept { return x != nullptr || bytes != nullptr; }
 };
 
 /// Options of `Sequential::fit`, in the order and with the defaults of Keras's `fit`

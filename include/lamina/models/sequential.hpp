@@ -29,6 +29,7 @@
 #include <lamina/core/error.hpp>
 #include <lamina/core/random.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/detail/convert.hpp>
 #include <lamina/detail/fp_env.hpp>
 #include <lamina/detail/team.hpp>
 #include <lamina/io/file.hpp>
@@ -208,158 +209,25 @@ public:
     ///         infinite (with terminate_on_nan, unless a callback such as TerminateOnNaN ends
     ///         training quietly instead); whatever a callback throws.
     History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
-        require_compiled("fit");
-        check_xy("fit", x, y);
-        if (options.batch_size < 1)
-            throw std::invalid_argument("Sequential.fit: batch_size must be >= 1, found " +
-                                        std::to_string(options.batch_size));
-        if (options.epochs < 0)
-            throw std::invalid_argument("Sequential.fit: epochs must be >= 0, found " + std::to_string(options.epochs));
-        if (options.initial_epoch < 0)
-            throw std::invalid_argument("Sequential.fit: initial_epoch must be >= 0, found " +
-                                        std::to_string(options.initial_epoch));
-        check_values("fit", x, y);
-        const auto& val = options.validation_data;
-        if (val) {
-            check_xy("fit (validation_data)", *val.x, *val.y);
-            check_values("fit (validation_data)", *val.x, *val.y);
-        }
-        // validation_split holds out the last rows, before any shuffling: Keras's
-        // split_at = floor(samples * (1 - validation_split)) rows are trained on.
-        const double split = options.validation_split;
-        const auto split_text = [&] {
-            std::ostringstream text;
-            text << "validation_split = " << split;
-            return text.str();
-        };
-        if (!(split >= 0 && split < 1))
-            throw std::invalid_argument("Sequential.fit: validation_split must be in [0, 1), found " + split_text());
-        if (split > 0 && val)
-            throw std::invalid_argument("Sequential.fit: " + split_text() +
-                                        " and validation_data are both given; give one of them");
-        const Index n = split > 0 ? Index(std::floor(double(x.rows()) * (1.0 - split))) : x.rows();
-        if (split > 0 && (n == 0 || n == x.rows()))
-            throw std::invalid_argument("Sequential.fit: " + split_text() + " of " + std::to_string(x.rows()) +
-                                        " samples leaves " + (n == 0 ? "no training" : "no validation") +
-                                        " samples (split_at = floor(samples * (1 - validation_split)) = " +
-                                        std::to_string(n) + "); give more samples or another validation_split");
-        const ConstMatrixRef<S> train_x = x.topRows(n), train_y = y.topRows(n);  // views, no copies
-        const bool validate = val || n < x.rows();  // scored after every epoch: validation_data or the held-out rows
-        const ConstMatrixRef<S> val_x = val ? ConstMatrixRef<S>(*val.x) : ConstMatrixRef<S>(x.bottomRows(x.rows() - n));
-        const ConstMatrixRef<S> val_y = val ? ConstMatrixRef<S>(*val.y) : ConstMatrixRef<S>(y.bottomRows(y.rows() - n));
-        const auto& callbacks = options.callbacks;
+        return fit_inputs<S>(x, y, options);
+    }
 
-        History history;
-        stop_training_.clear();
-        for (const auto& c : callbacks) c->on_train_begin(*this);
-        if (options.initial_epoch >= options.epochs) {
-            for (const auto& c : callbacks) c->on_train_end(history, *this);
-            return history;
-        }
-
-        const Index batch = std::min(options.batch_size, n);
-        const Index steps = (n + batch - 1) / batch;
-        detail::FlushSubnormals flush;
-        detail::Team& team = training_team(thread_count(options.threads, batch));
-        train_.resize(layers_, batch, true);
-        Random own_rng(options.seed.value_or(0));
-        Random& shuffle_rng = options.seed ? own_rng : rng_;
-        std::vector<Index> order;  // empty: the samples in their order
-        guard_ = options.terminate_on_nan;
-        if (guard_) {
-            backup_.resize(params_.size());
-            const auto slots = optimizer_->slots();
-            slots_backup_.resize(slots.size());
-            for (std::size_t i = 0; i < slots.size(); ++i) slots_backup_[i].resize(slots[i]->size());
-        }
-
-        // With a seed, first the draws that the epochs before initial_epoch made in a fit from
-        // epoch 0 (in step with those at the start of every epoch below), so that a resumed
-        // fit goes on as one fit would have.
-        if (options.seed)
-            for (Index e = 0; e < options.initial_epoch; ++e) {
-                if (options.shuffle) own_rng.permutation(order, n);
-                if (random_in_training_) static_cast<void>(own_rng.bits());
-            }
-        // Batch `step` of `epoch` made the loss or a weight NaN or infinite: whether a callback
-        // (TerminateOnNaN) ends training there without an exception. Every callback hears of it.
-        const auto stop_quietly = [&](Index epoch, Index step, double loss) {
-            const char* what = std::isfinite(loss) ? "a weight became NaN or infinite"
-                               : std::isnan(loss)  ? "the loss became NaN"
-                                                   : "the loss became infinite";
-            bool stop = false;
-            for (const auto& c : callbacks) stop = c->on_divergence(int(epoch), int(step), what, *this) || stop;
-            return stop;
-        };
-        bool diverged = false;
-
-        Progress progress(options.verbose, options.epochs, steps, !metrics_.empty());
-        const auto fit_start = std::chrono::steady_clock::now();
-        for (Index epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
-            const auto epoch_start = std::chrono::steady_clock::now();
-            for (const auto& c : callbacks) c->on_epoch_begin(int(epoch), *this);
-            progress.epoch_begin(epoch);
-            if (options.shuffle) shuffle_rng.permutation(order, n);
-            if (random_in_training_) pass_seed_ = shuffle_rng.bits();  // this epoch's dropout masks
-            const Index* sequence = order.empty() ? nullptr : order.data();
-            double loss_sum = 0;
-            Index correct = 0;
-            for (Index step = 0; step < steps; ++step) {
-                const Index start = step * batch, rows = std::min(batch, n - start);
-                const Index next = std::min(batch, n - start - rows);  // the following batch, prefetched
-                const auto [l, c] = train_step(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
-                                               rows, true, next);
-                if (guard_ && (!std::isfinite(l) || diverged_.get())) {
-                    try {
-                        restore_and_throw(epoch, step, steps, l);  // puts back the weights of before this batch
-                    } catch (const training_error&) {
-                        if (!stop_quietly(epoch, step, l)) throw;
-                    }
-                    diverged = true;
-                    break;
-                }
-                if (!guard_ && !callbacks.empty() && !std::isfinite(l) && stop_quietly(epoch, step, l)) {
-                    diverged = true;  // Keras's TerminateOnNaN: stop after the batch, weights as they are
-                    break;
-                }
-                loss_sum += l;
-                correct += c;
-                progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
-            }
-            if (diverged) break;  // the History keeps the completed epochs
-            EpochLogs logs{loss_sum / double(n), double(correct) / double(n)};
-            history.epoch.push_back(int(epoch));
-            history.loss.push_back(logs.loss);
-            history.accuracy.push_back(logs.accuracy);
-            if (validate) {
-                const auto score = evaluate_on(team, val_x, val_y, PredictOptions{}.batch_size);
-                logs.val_loss = score.loss;
-                logs.val_accuracy = score.accuracy;
-                history.val_loss.push_back(score.loss);
-                history.val_accuracy.push_back(score.accuracy);
-            }
-            const auto now = std::chrono::steady_clock::now();
-            history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
-            // Progress's ETA takes the time so far as that of epochs 0..epoch: scale it to that.
-            const double elapsed = std::chrono::duration<double>(now - fit_start).count();
-            progress.epoch_end(logs, elapsed * double(epoch + 1) / double(epoch + 1 - options.initial_epoch));
-            for (const auto& c : callbacks) c->on_epoch_end(int(epoch), history, *this);
-            if (stop_training_.get()) break;
-        }
-        for (const auto& c : callbacks) c->on_train_end(history, *this);
-        return history;
+    /// `fit` on inputs given as bytes, such as raw pixels 0-255 (`mnist::Images`), as Keras's
+    /// fit takes a uint8 array: each batch is converted to S as it is gathered, so the data
+    /// stays a quarter of its float size. Trains exactly as `fit` on `x.cast<S>()`.
+    History fit(ConstByteMatrixRef x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
+        return fit_inputs<std::uint8_t>(x, y, options);
     }
 
     /// The loss and accuracy over the given samples, as Keras's `evaluate`.
     /// \throws error before compile; shape_error and std::invalid_argument as `fit`.
     [[nodiscard]] Score evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const {
-        require_compiled("evaluate");
-        check_xy("evaluate", x, y);
-        check_values("evaluate", x, y);
-        check_batch_size("evaluate", options.batch_size);
-        detail::FlushSubnormals flush;
-        return with_inference_team(thread_count(options.threads, x.rows() / 64),
-                                   [&](detail::Team& team) { return evaluate_on(team, x, y, options.batch_size); });
+        return evaluate_inputs<S>(x, y, options);
+    }
+
+    /// `evaluate` on inputs given as bytes (raw pixels), converted to S batch by batch.
+    [[nodiscard]] Score evaluate(ConstByteMatrixRef x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const {
+        return evaluate_inputs<std::uint8_t>(x, y, options);
     }
 
     /// The outputs of the model for `x` (probabilities when it ends in softmax), as Keras's
@@ -371,41 +239,35 @@ public:
         return out;
     }
 
+    /// `predict` on inputs given as bytes (raw pixels), converted to S batch by batch.
+    [[nodiscard]] Matrix<S> predict(ConstByteMatrixRef x, const PredictOptions& options = {}) const {
+        Matrix<S> out(x.rows(), output_dim());
+        predict(x, out, options);
+        return out;
+    }
+
     /// `predict` into `out` (x.rows() x output_dim()), which must not overlap x. Allocates
     /// nothing after the first call on a thread when the work stays on that thread (fewer
     /// than 64 samples per thread, or `threads = 1`): a single sample costs a few microseconds.
     /// \throws shape_error for x or out of the wrong shape; std::invalid_argument for no samples.
     void predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options = {}) const {
-        check_x("predict", x);
-        check_finite("predict", "x", x);
-        check_batch_size("predict", options.batch_size);
-        if (out.rows() != x.rows() || out.cols() != output_dim())
-            throw shape_error("Sequential.predict: out is " + shape(out) + ", expected " + std::to_string(x.rows()) +
-                              "x" + std::to_string(output_dim()));
-        detail::FlushSubnormals flush;
-        const int threads = thread_count(options.threads, x.rows() / 64);
-        const auto work = [&](int t, int parts) {
-            const auto span = detail::split(x.rows(), t, parts);
-            Workspace& ws = thread_workspace();
-            for (Index start = span.begin; start < span.end; start += options.batch_size) {
-                const Index rows = std::min(options.batch_size, span.end - start);
-                ws.resize(layers_, rows);
-                forward(x.middleRows(start, rows), ws, size(), out.middleRows(start, rows));
-            }
-        };
-        if (threads == 1) {
-            work(0, 1);
-            return;
-        }
-        with_inference_team(threads, [&](detail::Team& team) { team.run([&](int t) { work(t, threads); }); });
+        predict_inputs<S>(x, out, options);
+    }
+
+    /// `predict` into `out` on inputs given as bytes (raw pixels), converted to S batch by
+    /// batch (in the thread's buffers: still allocation-free after the first call).
+    void predict(ConstByteMatrixRef x, MatrixRef<S> out, const PredictOptions& options = {}) const {
+        predict_inputs<std::uint8_t>(x, out, options);
     }
 
     /// The index of the largest output of each sample (the predicted class).
     [[nodiscard]] std::vector<Index> predict_classes(ConstMatrixRef<S> x, const PredictOptions& options = {}) const {
-        const Matrix<S> p = predict(x, options);
-        std::vector<Index> classes(std::size_t(p.rows()));
-        for (Index i = 0; i < p.rows(); ++i) p.row(i).maxCoeff(&classes[std::size_t(i)]);
-        return classes;
+        return classes_of(predict(x, options));
+    }
+
+    /// `predict_classes` on inputs given as bytes (raw pixels).
+    [[nodiscard]] std::vector<Index> predict_classes(ConstByteMatrixRef x, const PredictOptions& options = {}) const {
+        return classes_of(predict(x, options));
     }
 
     /// One gradient step on one batch, as Keras's `train_on_batch`: x and y are the whole
@@ -413,16 +275,12 @@ public:
     /// first call, a call allocates nothing as long as the batch does not grow.
     /// \throws as `fit`.
     Score train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads = 0) {
-        require_compiled("train_on_batch");
-        check_xy("train_on_batch", x, y);
-        check_values("train_on_batch", x, y);
-        detail::FlushSubnormals flush;
-        detail::Team& team = training_team(thread_count(threads, x.rows()));
-        train_.resize(layers_, x.rows(), true);
-        guard_ = false;
-        if (random_in_training_) pass_seed_ = rng_.bits();
-        const auto [loss, correct] = train_step(team, x, y, nullptr, 0, x.rows(), true);
-        return {loss / double(x.rows()), double(correct) / double(x.rows())};
+        return train_on_batch_inputs<S>(x, y, threads);
+    }
+
+    /// `train_on_batch` on inputs given as bytes (raw pixels), converted to S as gathered.
+    Score train_on_batch(ConstByteMatrixRef x, ConstMatrixRef<S> y, int threads = 0) {
+        return train_on_batch_inputs<std::uint8_t>(x, y, threads);
     }
 
     /// The mean loss over all of `x` as one batch (with the layers' weight penalties), and its
@@ -432,12 +290,12 @@ public:
     /// \throws as `fit`.
     S loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
         require_compiled("loss_and_gradient");
-        check_xy("loss_and_gradient", x, y);
+        check_xy<S>("loss_and_gradient", x, y);
         detail::Team& team = training_team(1);
         train_.resize(layers_, x.rows(), true);
         guard_ = false;
         pass_seed_ = 0;
-        return S(train_step(team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
+        return S(train_step<S>(team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
     }
 
     // ----- Saving and loading: the whole model (lamina/io/model_file.hpp) and the weights (.npz) -----
@@ -539,6 +397,231 @@ private:
         }
     };
 
+    // fit on inputs of element type T (S, or bytes converted batch by batch).
+    template <class T>
+    History fit_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
+        require_compiled("fit");
+        check_xy<T>("fit", x, y);
+        if (options.batch_size < 1)
+            throw std::invalid_argument("Sequential.fit: batch_size must be >= 1, found " +
+                                        std::to_string(options.batch_size));
+        if (options.epochs < 0)
+            throw std::invalid_argument("Sequential.fit: epochs must be >= 0, found " + std::to_string(options.epochs));
+        if (options.initial_epoch < 0)
+            throw std::invalid_argument("Sequential.fit: initial_epoch must be >= 0, found " +
+                                        std::to_string(options.initial_epoch));
+        check_values<T>("fit", x, y);
+        const auto& val = options.validation_data;
+        if (val.x) {
+            check_xy<S>("fit (validation_data)", *val.x, *val.y);
+            check_values<S>("fit (validation_data)", *val.x, *val.y);
+        }
+        if (val.bytes) {
+            check_xy<std::uint8_t>("fit (validation_data)", *val.bytes, *val.y);
+            check_values<std::uint8_t>("fit (validation_data)", *val.bytes, *val.y);
+        }
+        // validation_split holds out the last rows, before any shuffling: Keras's
+        // split_at = floor(samples * (1 - validation_split)) rows are trained on.
+        const double split = options.validation_split;
+        const auto split_text = [&] {
+            std::ostringstream text;
+            text << "validation_split = " << split;
+            return text.str();
+        };
+        if (!(split >= 0 && split < 1))
+            throw std::invalid_argument("Sequential.fit: validation_split must be in [0, 1), found " + split_text());
+        if (split > 0 && val)
+            throw std::invalid_argument("Sequential.fit: " + split_text() +
+                                        " and validation_data are both given; give one of them");
+        const Index n = split > 0 ? Index(std::floor(double(x.rows()) * (1.0 - split))) : x.rows();
+        if (split > 0 && (n == 0 || n == x.rows()))
+            throw std::invalid_argument("Sequential.fit: " + split_text() + " of " + std::to_string(x.rows()) +
+                                        " samples leaves " + (n == 0 ? "no training" : "no validation") +
+                                        " samples (split_at = floor(samples * (1 - validation_split)) = " +
+                                        std::to_string(n) + "); give more samples or another validation_split");
+        const ConstInputRef<T> train_x = x.topRows(n);  // views, no copies
+        const ConstMatrixRef<S> train_y = y.topRows(n);
+        const bool validate = val || n < x.rows();  // scored after every epoch: validation_data or the held-out rows
+        const auto score_validation = [&](detail::Team& team) {
+            const Index batch_size = PredictOptions{}.batch_size;
+            if (val.x) return evaluate_on<S>(team, *val.x, *val.y, batch_size);
+            if (val.bytes) return evaluate_on<std::uint8_t>(team, *val.bytes, *val.y, batch_size);
+            return evaluate_on<T>(team, x.bottomRows(x.rows() - n), y.bottomRows(y.rows() - n), batch_size);
+        };
+        const auto& callbacks = options.callbacks;
+
+        History history;
+        stop_training_.clear();
+        for (const auto& c : callbacks) c->on_train_begin(*this);
+        if (options.initial_epoch >= options.epochs) {
+            for (const auto& c : callbacks) c->on_train_end(history, *this);
+            return history;
+        }
+
+        const Index batch = std::min(options.batch_size, n);
+        const Index steps = (n + batch - 1) / batch;
+        detail::FlushSubnormals flush;
+        detail::Team& team = training_team(thread_count(options.threads, batch));
+        train_.resize(layers_, batch, true);
+        Random own_rng(options.seed.value_or(0));
+        Random& shuffle_rng = options.seed ? own_rng : rng_;
+        std::vector<Index> order;  // empty: the samples in their order
+        guard_ = options.terminate_on_nan;
+        if (guard_) {
+            backup_.resize(params_.size());
+            const auto slots = optimizer_->slots();
+            slots_backup_.resize(slots.size());
+            for (std::size_t i = 0; i < slots.size(); ++i) slots_backup_[i].resize(slots[i]->size());
+        }
+
+        // With a seed, first the draws that the epochs before initial_epoch made in a fit from
+        // epoch 0 (in step with those at the start of every epoch below), so that a resumed
+        // fit goes on as one fit would have.
+        if (options.seed)
+            for (Index e = 0; e < options.initial_epoch; ++e) {
+                if (options.shuffle) own_rng.permutation(order, n);
+                if (random_in_training_) static_cast<void>(own_rng.bits());
+            }
+        // Batch `step` of `epoch` made the loss or a weight NaN or infinite: whether a callback
+        // (TerminateOnNaN) ends training there without an exception. Every callback hears of it.
+        const auto stop_quietly = [&](Index epoch, Index step, double loss) {
+            const char* what = std::isfinite(loss) ? "a weight became NaN or infinite"
+                               : std::isnan(loss)  ? "the loss became NaN"
+                                                   : "the loss became infinite";
+            bool stop = false;
+            for (const auto& c : callbacks) stop = c->on_divergence(int(epoch), int(step), what, *this) || stop;
+            return stop;
+        };
+        bool diverged = false;
+
+        Progress progress(options.verbose, options.epochs, steps, !metrics_.empty());
+        const auto fit_start = std::chrono::steady_clock::now();
+        for (Index epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+            const auto epoch_start = std::chrono::steady_clock::now();
+            for (const auto& c : callbacks) c->on_epoch_begin(int(epoch), *this);
+            progress.epoch_begin(epoch);
+            if (options.shuffle) shuffle_rng.permutation(order, n);
+            if (random_in_training_) pass_seed_ = shuffle_rng.bits();  // this epoch's dropout masks
+            const Index* sequence = order.empty() ? nullptr : order.data();
+            double loss_sum = 0;
+            Index correct = 0;
+            for (Index step = 0; step < steps; ++step) {
+                const Index start = step * batch, rows = std::min(batch, n - start);
+                const Index next = 0 * std::min(batch, n - start - rows);  // the following batch, prefetched
+                const auto [l, c] = train_step<T>(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
+                                                  rows, true, next);
+                if (guard_ && (!std::isfinite(l) || diverged_.get())) {
+                    try {
+                        restore_and_throw(epoch, step, steps, l);  // puts back the weights of before this batch
+                    } catch (const training_error&) {
+                        if (!stop_quietly(epoch, step, l)) throw;
+                    }
+                    diverged = true;
+                    break;
+                }
+                if (!guard_ && !callbacks.empty() && !std::isfinite(l) && stop_quietly(epoch, step, l)) {
+                    diverged = true;  // Keras's TerminateOnNaN: stop after the batch, weights as they are
+                    break;
+                }
+                loss_sum += l;
+                correct += c;
+                progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
+            }
+            if (diverged) break;  // the History keeps the completed epochs
+            EpochLogs logs{loss_sum / double(n), double(correct) / double(n)};
+            history.epoch.push_back(int(epoch));
+            history.loss.push_back(logs.loss);
+            history.accuracy.push_back(logs.accuracy);
+            if (validate) {
+                const auto score = score_validation(team);
+                logs.val_loss = score.loss;
+                logs.val_accuracy = score.accuracy;
+                history.val_loss.push_back(score.loss);
+                history.val_accuracy.push_back(score.accuracy);
+            }
+            const auto now = std::chrono::steady_clock::now();
+            history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
+            // Progress's ETA takes the time so far as that of epochs 0..epoch: scale it to that.
+            const double elapsed = std::chrono::duration<double>(now - fit_start).count();
+            progress.epoch_end(logs, elapsed * double(epoch + 1) / double(epoch + 1 - options.initial_epoch));
+            for (const auto& c : callbacks) c->on_epoch_end(int(epoch), history, *this);
+            if (stop_training_.get()) break;
+        }
+        for (const auto& c : callbacks) c->on_train_end(history, *this);
+        return history;
+    }
+
+    // train_on_batch on inputs of element type T.
+    template <class T>
+    Score train_on_batch_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, int threads) {
+        require_compiled("train_on_batch");
+        check_xy<T>("train_on_batch", x, y);
+        check_values<T>("train_on_batch", x, y);
+        detail::FlushSubnormals flush;
+        detail::Team& team = training_team(thread_count(threads, x.rows()));
+        train_.resize(layers_, x.rows(), true);
+        guard_ = false;
+        if (random_in_training_) pass_seed_ = rng_.bits();
+        const auto [loss, correct] = train_step<T>(team, x, y, nullptr, 0, x.rows(), true);
+        return {loss / double(x.rows()), double(correct) / double(x.rows())};
+    }
+
+    // evaluate on inputs of element type T.
+    template <class T>
+    Score evaluate_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, const PredictOptions& options) const {
+        require_compiled("evaluate");
+        check_xy<T>("evaluate", x, y);
+        check_values<T>("evaluate", x, y);
+        check_batch_size("evaluate", options.batch_size);
+        detail::FlushSubnormals flush;
+        return with_inference_team(thread_count(options.threads, x.rows() / 64),
+                                   [&](detail::Team& team) { return evaluate_on<T>(team, x, y, options.batch_size); });
+    }
+
+    template <class T>
+    void predict_inputs(ConstInputRef<T> x, MatrixRef<S> out, const PredictOptions& options) const {
+        check_x<T>("predict", x);
+        if constexpr (std::is_same_v<T, S>) check_finite("predict", "x", x);
+        check_batch_size("predict", options.batch_size);
+        if (out.rows() != x.rows() || out.cols() != output_dim())
+            throw shape_error("Sequential.predict: out is " + shape(out) + ", expected " + std::to_string(x.rows()) +
+                              "x" + std::to_string(output_dim()));
+        detail::FlushSubnormals flush;
+        const int threads = thread_count(options.threads, x.rows() / 64);
+        const auto work = [&](int t, int parts) {
+            const auto span = detail::split(x.rows(), t, parts);
+            Workspace& ws = thread_workspace();
+            for (Index start = span.begin; start < span.end; start += options.batch_size) {
+                const Index rows = std::min(options.batch_size, span.end - start);
+                ws.resize(layers_, rows);
+                forward_inputs<T>(x.middleRows(start, rows), ws, size(), out.middleRows(start, rows));
+            }
+        };
+        if (threads == 1) {
+            work(0, 1);
+            return;
+        }
+        with_inference_team(threads, [&](detail::Team& team) { team.run([&](int t) { work(t, threads); }); });
+    }
+
+    static std::vector<Index> classes_of(const Matrix<S>& p) {
+        std::vector<Index> classes(std::size_t(p.rows()));
+        for (Index i = 0; i < p.rows(); ++i) p.row(i).maxCoeff(&classes[std::size_t(i)]);
+        return classes;
+    }
+
+    // forward on inputs of element type T: bytes are converted into ws.acts[0] first.
+    template <class T>
+    void forward_inputs(ConstInputRef<T> x, Workspace& ws, Index stop, std::optional<MatrixRef<S>> out) const {
+        if constexpr (std::is_same_v<T, S>) {
+            forward(x, ws, stop, out);
+        } else {
+            auto in = ws.acts[0].topRows(x.rows());
+            for (Index r = 0; r < x.rows(); ++r) detail::convert_row(x.row(r).data(), in.row(r).data(), x.cols());
+            forward(in, ws, stop, out);
+        }
+    }
+
     // Runs layers [0, stop) on x into ws.acts; the last one writes into `out` when given.
     void forward(ConstMatrixRef<S> x, Workspace& ws, Index stop, std::optional<MatrixRef<S>> out) const {
         const Index rows = x.rows();
@@ -562,8 +645,9 @@ private:
     // Returns the batch's summed loss and its number of correct predictions.
     // While the weight gradients are computed, the next batch's `next` samples (after these
     // `rows`) are prefetched: the gather then reads the cache, not memory.
-    std::pair<double, Index> train_step(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y,
-                                        const Index* order, Index start, Index rows, bool update, Index next = 0) {
+    template <class T>
+    std::pair<double, Index> train_step(detail::Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y, const Index* order,
+                                        Index start, Index rows, bool update, Index next = 0) {
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
         const int threads = team.size();
@@ -587,7 +671,7 @@ private:
             const Index r0 = span.begin, len = span.size();
             for (Index r = r0; r < r0 + len; ++r) {
                 const Index from = order ? order[r] : start + r;
-                ws.acts[0].row(r) = x.row(from);
+                detail::convert_row(x.row(from).data(), ws.acts[0].row(r).data(), x.cols());
                 ws.target.row(r) = y.row(from);
             }
             for (Index i = 0; i < head; ++i)
@@ -643,7 +727,8 @@ private:
             loss_->kind());
     }
 
-    Score evaluate_on(detail::Team& team, ConstMatrixRef<S> x, ConstMatrixRef<S> y, Index batch_size) const {
+    template <class T>
+    Score evaluate_on(detail::Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y, Index batch_size) const {
         const Index head = fused_softmax_ ? size() - 1 : size();
         std::vector<double> losses(std::size_t(team.size()), 0.0);
         std::vector<Index> hits(std::size_t(team.size()), 0);
@@ -653,7 +738,7 @@ private:
             for (Index start = span.begin; start < span.end; start += batch_size) {
                 const Index rows = std::min(batch_size, span.end - start);
                 ws.resize(layers_, rows);
-                forward(x.middleRows(start, rows), ws, head, std::nullopt);
+                forward_inputs<T>(x.middleRows(start, rows), ws, head, std::nullopt);
                 auto out = ws.acts[std::size_t(head)].topRows(rows);
                 losses[std::size_t(t)] += double(loss_value(out, y.middleRows(start, rows), nullptr, 1));
                 hits[std::size_t(t)] += metric::Accuracy::correct<S>(out, y.middleRows(start, rows));
@@ -785,7 +870,8 @@ private:
                         ": the model is not compiled; call compile(loss, optimizer) first");
     }
 
-    void check_x(const char* fn, ConstMatrixRef<S> x) const {
+    template <class T>
+    void check_x(const char* fn, ConstInputRef<T> x) const {
         if (layers_.empty()) throw error(std::string("Sequential.") + fn + ": the model has no layers");
         if (x.rows() == 0) throw std::invalid_argument(std::string("Sequential.") + fn + ": x has no samples (0 rows)");
         if (x.cols() != input_dim())
@@ -794,8 +880,9 @@ private:
                               std::to_string(input_dim()) + ")");
     }
 
-    void check_xy(const char* fn, ConstMatrixRef<S> x, ConstMatrixRef<S> y) const {
-        check_x(fn, x);
+    template <class T>
+    void check_xy(const char* fn, ConstInputRef<T> x, ConstMatrixRef<S> y) const {
+        check_x<T>(fn, x);
         if (y.rows() != x.rows())
             throw shape_error(std::string("Sequential.") + fn + ": x has " + std::to_string(x.rows()) +
                               " samples but y has " + std::to_string(y.rows()));
@@ -807,8 +894,9 @@ private:
 
     // Rejects NaN and infinity in x or y, naming the first bad value; for categorical
     // cross-entropy, also targets that are not one-hot (or at least a distribution).
-    void check_values(const char* fn, ConstMatrixRef<S> x, ConstMatrixRef<S> y) const {
-        check_finite(fn, "x", x);
+    template <class T>
+    void check_values(const char* fn, ConstInputRef<T> x, ConstMatrixRef<S> y) const {
+        if constexpr (std::is_same_v<T, S>) check_finite(fn, "x", x);  // bytes are always finite
         check_finite(fn, "y", y);
         if (!std::holds_alternative<loss::CategoricalCrossentropy>(loss_->kind())) return;
         for (Index i = 0; i < y.rows(); ++i) {
