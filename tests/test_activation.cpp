@@ -98,3 +98,36 @@ TEST_CASE("Activation accepts typed names and rejects unknown names with the kno
     CHECK_THROWS_AS(lamina::Activation("sigmod"), std::invalid_argument);
     CHECK_THROWS_WITH(lamina::Activation("relu").build<float>(0), Catch::Contains("first layer"));
 }
+
+TEST_CASE("An activation's value does not depend on where in the batch it lies", "[activation]") {
+    // Widths below, at and above a packet, and blocks of rows that lie end to end or not: each
+    // value must equal the one computed for its row alone, and for itself alone.
+    using MF = lamina::Matrix<float>;
+    for (const char* name : {"sigmoid", "tanh", "relu", "softmax"}) {
+        for (Index width : {1, 3, 10, 16, 37, 100}) {
+            INFO(name << ", width " << width);
+            const auto layer = lamina::Activation(name).build<float>(width);
+            const MF x = MF::Random(9, width) * 6.0f;
+            MF whole(9, width), wide = MF::Constant(9, width + 5, 7.0f);
+            layer->forward(x, whole);
+            layer->forward(x, wide.leftCols(width));  // rows not end to end
+            CHECK(wide.leftCols(width) == whole);
+            CHECK((wide.rightCols(5).array() == 7.0f).all());
+            for (Index i = 0; i < x.rows(); ++i) {
+                MF row(1, width);
+                layer->forward(x.row(i), row);
+                REQUIRE(row == whole.row(i));
+                if (std::string(name) == "softmax") continue;  // not element-wise
+                for (Index j = 0; j < width; ++j) {
+                    MF one(1, 1);
+                    layer->forward(x.block(i, j, 1, 1), one);
+                    REQUIRE(one(0, 0) == whole(i, j));
+                }
+            }
+            // And the values are the functions' own, to float rounding.
+            if (std::string(name) == "sigmoid")
+                CHECK((whole.array() - (1.0f + (-x.array()).exp()).inverse()).abs().maxCoeff() < 1e-6f);
+            if (std::string(name) == "softmax") CHECK((whole.rowwise().sum().array() - 1.0f).abs().maxCoeff() < 1e-5f);
+        }
+    }
+}

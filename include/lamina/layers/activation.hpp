@@ -10,6 +10,7 @@
 
 #include <lamina/core/error.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/detail/elementwise.hpp>
 #include <lamina/layers/layer.hpp>
 
 namespace lamina {
@@ -99,11 +100,17 @@ public:
     [[nodiscard]] std::string kind() const override { return "Activation"; }
     [[nodiscard]] std::string config() const override { return std::string(to_string(activation_)); }
 
-    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { y.array() = F::f(x.array()); }
+    // Through detail::elementwise: every value takes the vectorised path, and its result does
+    // not depend on where in the batch it lies.
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override {
+        detail::elementwise<S>(
+            y, [](const auto& in, const auto&) { return F::f(in); }, x, x);
+    }
 
     // dx = dy * f'(y), element-wise.
     void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const override {
-        dx.array() = dy.array() * F::df(y.array());
+        detail::elementwise<S>(
+            dx, [](const auto& d, const auto& out) { return d * F::df(out); }, dy, y);
     }
 
 private:
@@ -111,12 +118,14 @@ private:
 };
 
 /// Row-wise softmax: y_ij = exp(x_ij - max_i) / sum_k exp(x_ik - max_i). The exponentials
-/// run as one vectorised pass over the whole block (rows are short: 10 classes).
+/// run as one vectorised pass over the whole block (rows are short: 10 classes); each row is
+/// summed in order, so that a row's values do not depend on where it lies.
 template <Scalar S>
 void softmax_rows(ConstMatrixRef<S> x, MatrixRef<S> y) {
     for (Index i = 0; i < x.rows(); ++i) y.row(i) = x.row(i).array() - x.row(i).maxCoeff();
-    y.array() = y.array().exp();
-    for (Index i = 0; i < x.rows(); ++i) y.row(i) /= y.row(i).sum();
+    elementwise<S>(
+        y, [](const auto& v, const auto&) { return v.exp(); }, y, y);
+    for (Index i = 0; i < x.rows(); ++i) y.row(i) /= sum_in_order(y.row(i));
 }
 
 /// The softmax activation layer. When a model ends in it and trains with categorical

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <lamina/core/types.hpp>
+#include <lamina/detail/elementwise.hpp>
 
 namespace lamina::loss {
 
@@ -35,11 +36,12 @@ struct CategoricalCrossentropy {
             // block: g = z - max (per row), g = e^g, then per row the sums and the gradient.
             MatrixRef<S>& g = *grad;
             for (Index i = 0; i < z.rows(); ++i) g.row(i) = z.row(i).array() - z.row(i).maxCoeff();
-            g.array() = g.array().exp();
+            detail::elementwise<S>(
+                g, [](const auto& v, const auto&) { return v.exp(); }, g, g);
             for (Index i = 0; i < z.rows(); ++i) {
                 const S m = z.row(i).maxCoeff();
-                const S sum_exp = g.row(i).sum();
-                const S y_sum = y.row(i).sum();
+                const S sum_exp = detail::sum_in_order(g.row(i));  // (in order: independent of the row's address)
+                const S y_sum = detail::sum_in_order(y.row(i));
                 // log sum_j e^{z_j} = m + log sum_j e^{z_j - m}, m = max_j z_j (no overflow);
                 // the loss -sum_j y_j (z_j - lse) = lse * sum_j y_j - <y, z>.
                 total += (m + std::log(sum_exp)) * y_sum - y.row(i).dot(z.row(i));
