@@ -361,12 +361,16 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
 }
 
 // Whether A has few enough non-zeros for the row-at-a-time path: sampled on up to 8 of its
-// rows (or depths, when transposed).
+// contiguous runs, rows when A.cs == 1, else depths (A.rs == 1), 64 values per compare mask.
 inline bool mostly_zero(Index m, Index k, Strided<float> A) {
-    Index zeros = 0, seen = 0;
-    for (Index i = 0; i < std::min<Index>(m, 8); ++i)
-        for (Index p = 0; p < k; ++p, ++seen) zeros += A.data[i * A.rs + p * A.cs] == 0.0f;
-    return seen > 0 && zeros * 2 > seen;
+    const bool by_rows = A.cs == 1;
+    const Index runs = std::min<Index>(by_rows ? m : k, 8), length = by_rows ? k : m, stride = by_rows ? A.rs : A.cs;
+    Index nonzeros = 0;
+    for (Index r = 0; r < runs; ++r)
+        for (Index q = 0; q < length; q += 64)
+            nonzeros += std::popcount(nonzero_mask(A.data + r * stride + q, std::min<Index>(64, length - q)));
+    const Index seen = runs * length;
+    return seen > 0 && 2 * nonzeros < seen;
 }
 
 // C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias].

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -306,12 +307,16 @@ private:
     std::atomic<int> finished_{0};
 };
 
-/// Asks the cache for the `n` scalars at `p` (a hint; it changes no result).
+/// Asks the cache for the `n` scalars at `p`, every 64-byte line they touch (a hint; it
+/// changes no result).
 template <class T>
 inline void prefetch_row(const T* p, Index n) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
-    const auto* bytes = reinterpret_cast<const char*>(p);
-    for (Index i = 0; i < Index(sizeof(T)) * n; i += 64) __builtin_prefetch(bytes + i, 0, 2);
+    if (n <= 0) return;
+    const auto begin = reinterpret_cast<std::uintptr_t>(p);
+    const auto last = begin + sizeof(T) * std::size_t(n) - 1;
+    for (std::uintptr_t line = begin & ~std::uintptr_t(63); line <= last; line += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
 #else
     (void)p;
     (void)n;

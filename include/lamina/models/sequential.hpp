@@ -507,9 +507,8 @@ private:
             Index correct = 0;
             for (Index step = 0; step < steps; ++step) {
                 const Index start = step * batch, rows = std::min(batch, n - start);
-                const Index next = 0 * std::min(batch, n - start - rows);  // the following batch, prefetched
                 const auto [l, c] = train_step<T>(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
-                                                  rows, true, next);
+                                                  rows, true);
                 if (guard_ && (!std::isfinite(l) || diverged_.get())) {
                     try {
                         restore_and_throw(epoch, step, steps, l);  // puts back the weights of before this batch
@@ -633,6 +632,10 @@ private:
         }
     }
 
+    // How many samples ahead of the one it converts the gather asks the cache for: about a
+    // memory latency's worth of conversions.
+    static constexpr Index gather_ahead = 8;
+
     // One batch of `rows` samples, x.row(order[r]) for r < rows (x.row(start + r) without an
     // order), as one job of the team in two phases of fixed chunks, which members claim as
     // they come (a descheduled thread leaves its share to the others instead of stalling
@@ -643,11 +646,11 @@ private:
     // own outputs (partial sums added in chunk order): a seed and a thread count give the same
     // training every time.
     // Returns the batch's summed loss and its number of correct predictions.
-    // While the weight gradients are computed, the next batch's `next` samples (after these
-    // `rows`) are prefetched: the gather then reads the cache, not memory.
+    // The gather asks the cache for the sample `gather_ahead` places ahead of the one it
+    // converts (shuffled rows are scattered over memory; the hardware prefetcher cannot guess them).
     template <class T>
     std::pair<double, Index> train_step(detail::Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y, const Index* order,
-                                        Index start, Index rows, bool update, Index next = 0) {
+                                        Index start, Index rows, bool update) {
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
         const int threads = team.size();
@@ -670,6 +673,11 @@ private:
             const auto span = detail::split(rows, int(chunk), int(chunks_a));
             const Index r0 = span.begin, len = span.size();
             for (Index r = r0; r < r0 + len; ++r) {
+                if (r + gather_ahead < r0 + len) {
+                    const Index later = order ? order[r + gather_ahead] : start + r + gather_ahead;
+                    detail::prefetch_row(x.row(later).data(), x.cols());
+                    detail::prefetch_row(y.row(later).data(), y.cols());
+                }
                 const Index from = order ? order[r] : start + r;
                 detail::convert_row(x.row(from).data(), ws.acts[0].row(r).data(), x.cols());
                 ws.target.row(r) = y.row(from);
@@ -688,9 +696,6 @@ private:
                                                            ws.deltas[std::size_t(i)].middleRows(r0, len), pass(i, r0));
         };
         const auto phase_b = [&](Index chunk) {
-            const auto ahead = detail::split(next, int(chunk), int(chunks_b));
-            for (Index r = rows + ahead.begin; r < rows + ahead.end; ++r)
-                detail::prefetch_row(x.row(order ? order[r] : start + r).data(), x.cols());
             const WeightSlice& slice = weight_slices_[std::size_t(chunk)];
             const Index i = slice.layer;
             const auto range = layers_[std::size_t(i)]->gradient(ws.acts[std::size_t(i)].topRows(rows),
