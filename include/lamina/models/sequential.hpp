@@ -703,9 +703,8 @@ private:
                                                                  slice.part, slice.parts);
             if (update && range.size > 0) {
                 const Index offset = offsets_[std::size_t(i)] + range.offset;
-                if (guard_) backup(offset, range.size);
-                optimizer_->update(params_.data(), grads_.data(), offset, range.size);
-                if (guard_ && !detail::all_finite(params_.data() + offset, range.size)) diverged_.set();
+                if (guard_) guarded_update(offset, range.size);
+                else optimizer_->update(params_.data(), grads_.data(), offset, range.size);
             }
         };
         team.run_phases(chunks_a, phase_a, chunks_b, phase_b);
@@ -771,6 +770,21 @@ private:
         const auto slots = optimizer_->slots();
         for (std::size_t i = 0; i < slots.size(); ++i)
             slots_backup_[i].segment(offset, size) = slots[i]->segment(offset, size);
+    }
+
+    // The optimizer's step over [offset, offset + size) with the divergence guard: the weights
+    // and slots backed up first, then updated, then checked, a block at a time so that the
+    // three passes read L1 rather than memory (the steps of different elements are independent).
+    void guarded_update(Index offset, Index size) {
+        constexpr Index block = 2048;  // 8 KiB of floats per buffer
+        bool finite = true;
+        for (Index b = offset; b < offset + size; b += block) {
+            const Index n = std::min(block, offset + size - b);
+            backup(b, n);
+            optimizer_->update(params_.data(), grads_.data(), b, n);
+            finite = detail::all_finite(params_.data() + b, n) && finite;
+        }
+        if (!finite) diverged_.set();
     }
 
     // A guarded step diverged: puts back the weights, the optimizer's slots and its step
