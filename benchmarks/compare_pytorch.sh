@@ -22,17 +22,18 @@ if grep -qw avx512f /proc/cpuinfo; then coretype=SkylakeX; elif grep -qw avx2 /p
 blas="$("$python" -c 'import torch; print(torch.__config__.show())' | grep -o 'BLAS_INFO=[a-z]*' || true)"
 echo "PyTorch $("$python" -c 'import torch; print(torch.__version__)'), ${blas:-BLAS unknown}, OPENBLAS_CORETYPE=${coretype:-default}"
 echo
+echo "inputs: bytes = pixels 0-255 as uint8, converted batch by batch; raw = 0-255 as float32; scaled = 0-1 as float32"
+echo
 echo "| input | threads | lamina s/epoch | PyTorch s/epoch | PyTorch / lamina |"
 echo "|---|---|---|---|---|"
 threads_list=("$@")
 [ ${#threads_list[@]} -gt 0 ] || threads_list=(1 2)
 for threads in "${threads_list[@]}"; do
-  for input in raw scaled; do
-    flag=""; [ "$input" = scaled ] && flag="--scale"
+  for input in bytes raw scaled; do
     lamina=$("$build/benchmarks/train_benchmark" --no-naive --only-threads "$threads" --only-input "$input" \
              | awk -F'|' '/^\| lamina/ {gsub(/ /, "", $5); print $5}')
     torch=$(OPENBLAS_CORETYPE=$coretype OMP_NUM_THREADS=$threads "$python" "$root/benchmarks/pytorch_seed.py" \
-             --data "$data" --threads "$threads" $flag | awk '{print $4}')
+             --data "$data" --threads "$threads" --input "$input" | awk '{print $4}')
     ratio=$(awk -v a="$torch" -v b="$lamina" 'BEGIN { printf "%.1fx", a / b }')
     echo "| $input | $threads | $lamina | $torch | $ratio |"
   done

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # lamina benchmark: the seed recipe in PyTorch (784-100-10 sigmoid/softmax, SGD 0.01, batch 100),
 # timed per epoch. Prints "pytorch <threads> <input> <median s/epoch> <train accuracy>".
+# Inputs: raw pixels as float32 (the Keras original's astype('float32')), scaled to [0, 1],
+# or kept as uint8 and converted batch by batch (as lamina's fit does with bytes).
 import argparse
 import os
 import statistics
@@ -31,13 +33,15 @@ def main():
     p.add_argument("--data", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--epochs", type=int, default=5, help="timed epochs, after one warm-up epoch")
-    p.add_argument("--scale", action="store_true", help="divide pixels by 255")
+    p.add_argument("--input", choices=["raw", "scaled", "bytes"], default="raw",
+                   help="raw: float32 0-255; scaled: float32 0-1; bytes: uint8, converted per batch")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    x = torch.from_numpy(load_images(os.path.join(a.data, "train-images-idx3-ubyte")).astype(np.float32))
-    if a.scale:
+    pixels = load_images(os.path.join(a.data, "train-images-idx3-ubyte"))
+    x = torch.from_numpy(pixels.copy() if a.input == "bytes" else pixels.astype(np.float32))
+    if a.input == "scaled":
         x /= 255.0
     y = torch.from_numpy(load_labels(os.path.join(a.data, "train-labels-idx1-ubyte")).astype(np.int64))
 
@@ -56,6 +60,8 @@ def main():
         for s in range(0, x.shape[0], 100):
             idx = order[s:s + 100]
             xb, yb = x[idx], y[idx]
+            if a.input == "bytes":
+                xb = xb.float()
             out = model(xb)
             loss = loss_fn(out, yb)
             opt.zero_grad(set_to_none=True)
@@ -65,7 +71,7 @@ def main():
         if epoch > 0:
             times.append(time.perf_counter() - start)
         accuracy = correct / x.shape[0]
-    print(f"pytorch {a.threads} {'scaled' if a.scale else 'raw'} {statistics.median(times):.4f} {accuracy:.4f}")
+    print(f"pytorch {a.threads} {a.input} {statistics.median(times):.4f} {accuracy:.4f}")
 
 
 if __name__ == "__main__":
