@@ -238,6 +238,10 @@ inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const floa
 inline std::uint64_t nonzero_mask(const float* a, Index n) {
     std::uint64_t bits = 0;
     Index q = 0;
+#if defined(__AVX512F__)
+    for (; q + 16 <= n; q += 16)  // AVX-512 compares straight into a 16-bit mask
+        bits |= std::uint64_t(_mm512_cmp_ps_mask(_mm512_loadu_ps(a + q), _mm512_setzero_ps(), _CMP_NEQ_UQ)) << q;
+#endif
     for (; q + 8 <= n; q += 8)
         bits |= std::uint64_t(unsigned(
                     _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(a + q), _mm256_setzero_ps(), _CMP_NEQ_UQ))))
