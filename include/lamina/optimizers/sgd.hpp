@@ -3,14 +3,13 @@
 #pragma once
 
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <sstream>
-#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <lamina/core/types.hpp>
 #include <lamina/optimizers/optimizer.hpp>
@@ -38,13 +37,9 @@ struct SGD {
     /// \throws std::invalid_argument for a learning rate that is not positive and finite,
     ///         a momentum outside [0, 1), or a negative or non-finite decay.
     void validate() const {
-        if (!(learning_rate > 0) || !std::isfinite(learning_rate))
-            throw std::invalid_argument("SGD: learning_rate must be positive and finite, found " +
-                                        std::to_string(learning_rate));
-        if (!(momentum >= 0 && momentum < 1))
-            throw std::invalid_argument("SGD: momentum must be in [0, 1), found " + std::to_string(momentum));
-        if (!(decay >= 0) || !std::isfinite(decay))
-            throw std::invalid_argument("SGD: decay must be >= 0 and finite, found " + std::to_string(decay));
+        detail::require_positive("SGD", "learning_rate", learning_rate);
+        detail::require_unit_interval("SGD", "momentum", momentum);
+        detail::require_non_negative("SGD", "decay", decay);
     }
 
     /// The spec of `config` (as `get_config()` of an SGD optimizer gives it): hyperparameters
@@ -70,7 +65,6 @@ public:
 
     void build(Index n) override {
         velocity_ = spec_.momentum > 0 ? Vector<S>::Zero(n) : Vector<S>();
-        slot_count_ = spec_.momentum > 0 ? 1 : 0;
         step_ = -1;
     }
     void begin_step() override {
@@ -90,7 +84,9 @@ public:
         if (spec_.nesterov) w.noalias() += mu * v - lr_ * g;
         else w += v;
     }
-    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return {slots_.data(), slot_count_}; }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override {
+        return {slots_.data(), spec_.momentum > 0 ? std::size_t(1) : std::size_t(0)};
+    }
     [[nodiscard]] OptimizerConfig get_config() const override {
         return {"SGD",
                 {{"learning_rate", spec_.learning_rate},
@@ -106,22 +102,10 @@ public:
         return state;
     }
     void set_state(const OptimizerState<S>& state) override {
-        if (state.iterations < 0)
-            throw std::invalid_argument("SGD.set_state: iterations must be >= 0, found " +
-                                        std::to_string(state.iterations));
-        const std::size_t want = velocity_.size() > 0 ? 1 : 0;
-        if (state.slots.size() != want)
-            throw std::invalid_argument("SGD.set_state: expected " + std::to_string(want) +
-                                        (want == 1 ? " slot (momentum)" : " slots (momentum is 0)") + ", found " +
-                                        std::to_string(state.slots.size()));
-        if (want == 1) {
-            const auto& [name, v] = state.slots.front();
-            if (name != "momentum" || v.size() != velocity_.size())
-                throw std::invalid_argument("SGD.set_state: expected the slot 'momentum' of " +
-                                            std::to_string(velocity_.size()) + " values, found '" + name + "' of " +
-                                            std::to_string(v.size()));
-            velocity_ = v;
-        }
+        static constexpr std::array<std::string_view, 1> names{"momentum"};
+        const bool with_momentum = spec_.momentum > 0;
+        check_state<S>("SGD", state, std::span(names).first(with_momentum ? 1 : 0), velocity_.size());
+        if (with_momentum) velocity_ = state.slots[0].second;
         step_ = state.iterations - 1;
     }
     [[nodiscard]] std::string config() const override {
@@ -134,8 +118,7 @@ public:
 private:
     SGD spec_;
     Vector<S> velocity_;
-    std::array<Vector<S>*, 1> slots_{&velocity_};
-    std::size_t slot_count_ = 0;  // 1 with momentum
+    std::array<Vector<S>*, 1> slots_{&velocity_};  // in use with momentum
     std::int64_t step_ = -1;
     S lr_ = 0;
 };
@@ -143,30 +126,13 @@ private:
 }  // namespace detail
 
 inline SGD SGD::from_config(const OptimizerConfig& config) {
-    if (config.name != "SGD")
-        throw std::invalid_argument("SGD.from_config: the config is for '" + config.name + "', not 'SGD'");
+    const auto values = detail::hyperparameters_of<4>(config, "SGD",
+                                                      {"learning_rate", "momentum", "nesterov", "decay"});
     SGD sgd;
-    bool seen[4] = {};
-    for (const auto& [name, value] : config.hyperparameters) {
-        const int which = name == "learning_rate" ? 0
-                          : name == "momentum"    ? 1
-                          : name == "nesterov"    ? 2
-                          : name == "decay"       ? 3
-                                                  : -1;
-        if (which < 0)
-            throw std::invalid_argument("SGD.from_config: unknown hyperparameter '" + name +
-                                        "'; known: learning_rate, momentum, nesterov, decay");
-        if (seen[which]) throw std::invalid_argument("SGD.from_config: hyperparameter '" + name + "' given twice");
-        seen[which] = true;
-        if (which == 0) sgd.learning_rate = value;
-        if (which == 1) sgd.momentum = value;
-        if (which == 2) {
-            if (value != 0 && value != 1)
-                throw std::invalid_argument("SGD.from_config: nesterov must be 0 or 1, found " + std::to_string(value));
-            sgd.nesterov = value == 1;
-        }
-        if (which == 3) sgd.decay = value;
-    }
+    if (values[0]) sgd.learning_rate = *values[0];
+    if (values[1]) sgd.momentum = *values[1];
+    if (values[2]) sgd.nesterov = detail::boolean_hyperparameter("SGD", "nesterov", *values[2]);
+    if (values[3]) sgd.decay = *values[3];
     sgd.validate();
     return sgd;
 }
