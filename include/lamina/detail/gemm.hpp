@@ -3,7 +3,6 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cstdint>
 #include <utility>
@@ -33,7 +32,8 @@ struct Strided {
 // place, keep an MR x (8 * NV) block of C in registers and stream k.
 //
 // They also skip zeros of A: for each block of MR rows, only the depths p where some
-// A(r, p) is non-zero are visited (an index list built once per block and depth chunk).
+// A(r, p) is non-zero are visited (from 64-bit masks of each row's non-zero depths, built
+// once per depth chunk).
 // Inputs such as MNIST pixels are mostly 0, which makes the first layer's products several
 // times cheaper. Skipping adds nothing but exact zeros (0 * b), so results are the same as
 // the dense product's for finite B.
@@ -43,6 +43,7 @@ namespace gemm_avx2 {
 constexpr int MR = 4;     // rows of C per kernel call
 constexpr int NVMAX = 4;  // vectors of 8 columns per kernel call
 constexpr Index KC = 64;  // depth per pass: a 64 x 100 chunk of B (25 KiB) stays in L1
+static_assert(KC <= 64, "a row's non-zeros in a depth chunk are one 64-bit mask");
 
 // Keeps a loaded vector in a register: without it the compiler folds the load into every
 // FMA that uses it, and R loads of the same vector make the loop load-bound.
@@ -110,129 +111,6 @@ inline void kernel_rows(int nv, bool full, const int* idx, int count, const floa
 #undef LAMINA_KERNEL_CASE
 }
 
-// For each 8-bit mask, the positions of its set bits, in order (the rest 0).
-inline constexpr auto set_bit_positions = [] {
-    std::array<std::array<std::uint8_t, 8>, 256> table{};
-    for (unsigned m = 0; m < 256; ++m) {
-        int n = 0;
-        for (std::uint8_t b = 0; b < 8; ++b)
-            if (m & (1u << b)) table[m][std::size_t(n++)] = b;
-    }
-    return table;
-}();
-
-// The depths p in [p0, p0 + kc) where some of the rows A(0..rows-1, p) is non-zero.
-inline int nonzero_depths(const float* a, Index a_rs, Index a_cs, int rows, Index p0, Index kc, int* idx) {
-    int count = 0;
-    Index p = p0;
-    if (a_cs == 1) {
-        // Rows contiguous in p (a forward product): 8 depths per compare.
-        for (; p + 8 <= p0 + kc; p += 8) {
-            __m256 any = _mm256_setzero_ps();
-            for (int r = 0; r < rows; ++r)
-                any = _mm256_or_ps(any,
-                                   _mm256_cmp_ps(_mm256_loadu_ps(a + r * a_rs + p), _mm256_setzero_ps(), _CMP_NEQ_UQ));
-            // Left-pack without branches: the set bits' positions come from a table, all 8
-            // are stored and the count advances by the number that are real.
-            const auto bits = unsigned(_mm256_movemask_ps(any));
-            const __m128i positions = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(set_bit_positions[bits].data()));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + count),
-                                _mm256_add_epi32(_mm256_cvtepu8_epi32(positions), _mm256_set1_epi32(int(p))));
-            count += __builtin_popcount(bits);
-        }
-    }
-    for (; p < p0 + kc; ++p) {
-        bool any = false;
-        for (int r = 0; r < rows; ++r) any |= a[r * a_rs + p * a_cs] != 0.0f;
-        idx[count] = int(p);
-        count += any;
-    }
-    return count;
-}
-
-// For a transposed A (A(r, p) = a[r + p * a_cs], each depth a contiguous run over the rows):
-// one bit per (depth, row) telling whether A(r, p) is non-zero, built with one contiguous pass
-// per depth, so that the depth lists of all row blocks cost a shift and a test each.
-struct NonzeroMap {
-    static constexpr Index max_rows = 2048;
-    static constexpr int words = int(max_rows / 64);
-    std::uint64_t bits[KC][words];
-
-    void build(const float* a, Index a_cs, Index rows, Index p0, Index kc) {
-        const __m256 zero = _mm256_setzero_ps();
-        for (Index p = p0; p < p0 + kc; ++p) {
-            std::uint64_t* w = bits[p - p0];
-            const float* col = a + p * a_cs;
-            for (Index r0 = 0; r0 < rows; r0 += 64) {
-                std::uint64_t word = 0;
-                const Index end = std::min<Index>(r0 + 64, rows);
-                Index r = r0;
-                for (; r + 8 <= end; r += 8) {
-                    const auto m8 = unsigned(
-                        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(col + r), zero, _CMP_NEQ_UQ)));
-                    word |= std::uint64_t(m8) << (r - r0);
-                }
-                for (; r < end; ++r) word |= std::uint64_t(col[r] != 0.0f) << (r - r0);
-                w[r0 / 64] = word;
-            }
-        }
-    }
-    // The depths where some of rows [i, i + rows) is non-zero; i is a multiple of MR.
-    int depths(Index i, int rows, Index p0, Index kc, int* idx) const {
-        const std::uint64_t select = ((std::uint64_t(1) << rows) - 1) << (i % 64);
-        int count = 0;
-        for (Index p = p0; p < p0 + kc; ++p) {
-            idx[count] = int(p);
-            count += (bits[p - p0][i / 64] & select) != 0;
-        }
-        return count;
-    }
-};
-
-// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], MR rows at a time:
-// for dense A, where each B vector loaded serves MR rows.
-inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                         const float* bias) {
-    const Index vectors = (n + 7) / 8;
-    const Index panels = (vectors + NVMAX - 1) / NVMAX;
-    const int tail = int(n - 8 * (vectors - 1));
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256i all = _mm256_set1_epi32(-1);
-    int idx[KC + 8];  // + 8: the left-pack stores 8 at a time
-    const bool use_map = A.rs == 1 && m <= NonzeroMap::max_rows;
-    NonzeroMap map;
-    Index p0 = 0;
-    do {
-        const Index kc = std::min(KC, k - p0);
-        const bool first = p0 == 0;
-        if (use_map) map.build(A.data, A.cs, m, p0, kc);
-        for (Index i = 0; i < m; i += MR) {
-            const int rows = int(std::min<Index>(MR, m - i));
-            const float* a = A.data + i * A.rs;
-            const int count = use_map ? map.depths(i, rows, p0, kc, idx)
-                                      : nonzero_depths(a, A.rs, A.cs, rows, p0, kc, idx);
-            Index v0 = 0;
-            for (Index panel = 0; panel < panels; ++panel) {
-                // Balanced panels: 13 vectors become 4 + 3 + 3 + 3, not 4 + 4 + 4 + 1.
-                const Index v1 = vectors * (panel + 1) / panels;
-                const bool full = v1 < vectors || tail == 8;
-                const Index j0 = 8 * v0;
-                const float* bias_j = bias ? bias + j0 : nullptr;
-                float* c = C + i * ldc + j0;
-                if (rows == MR)
-                    kernel_rows<MR>(int(v1 - v0), full, idx, count, a, A.rs, A.cs, B + j0, ldb, c, ldc, first, bias_j,
-                                    full ? all : mask);
-                else
-                    for (int r = 0; r < rows; ++r)
-                        kernel_rows<1>(int(v1 - v0), full, idx, count, a + r * A.rs, A.rs, A.cs, B + j0, ldb,
-                                       c + r * ldc, ldc, first, bias_j, full ? all : mask);
-                v0 = v1;
-            }
-        }
-        p0 += kc;
-    } while (p0 < k);
-}
-
 // Bit q of the result: whether a[q] != 0, for q < n <= 64 (a contiguous run of A). NaN
 // counts as non-zero, so that it reaches C.
 inline std::uint64_t nonzero_mask(const float* a, Index n) {
@@ -293,6 +171,75 @@ inline void transposed_masks(const float* a, Index cs, Index m, Index p0, Index 
     }
 }
 
+// masks[i] = the depth mask of row i of A in [p0, p0 + kc), kc <= 64, for every row i < m:
+// from compares along the rows (A.cs == 1), across them (A.rs == 1), or one value at a time.
+inline void chunk_masks(Strided<float> A, Index m, Index p0, Index kc, std::uint64_t* masks) {
+    if (A.cs == 1) {
+        for (Index i = 0; i < m; ++i) masks[i] = nonzero_mask(A.data + i * A.rs + p0, kc);
+    } else if (A.rs == 1) {
+        transposed_masks(A.data, A.cs, m, p0, kc, masks);
+    } else {
+        for (Index i = 0; i < m; ++i) {
+            std::uint64_t row = 0;
+            for (Index q = 0; q < kc; ++q) row |= std::uint64_t(A.data[i * A.rs + (p0 + q) * A.cs] != 0.0f) << q;
+            masks[i] = row;
+        }
+    }
+}
+
+// A buffer of `m` masks for the calling thread (allocates only when m grows).
+inline std::uint64_t* mask_buffer(Index m) {
+    thread_local std::vector<std::uint64_t> masks;
+    if (masks.size() < std::size_t(m)) masks.resize(std::size_t(m));
+    return masks.data();
+}
+
+// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], MR rows at a time:
+// for dense A, where each B vector loaded serves MR rows.
+inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
+                         const float* bias) {
+    const Index vectors = (n + 7) / 8;
+    const Index panels = (vectors + NVMAX - 1) / NVMAX;
+    const int tail = int(n - 8 * (vectors - 1));
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i all = _mm256_set1_epi32(-1);
+    int idx[KC];
+    std::uint64_t* const masks = mask_buffer(m);
+    Index p0 = 0;
+    do {
+        const Index kc = std::min(KC, k - p0);
+        const bool first = p0 == 0;
+        chunk_masks(A, m, p0, kc, masks);
+        for (Index i = 0; i < m; i += MR) {
+            const int rows = int(std::min<Index>(MR, m - i));
+            const float* a = A.data + i * A.rs;
+            // The depths where some of the block's rows is non-zero, in order.
+            std::uint64_t any = 0;
+            for (int r = 0; r < rows; ++r) any |= masks[i + r];
+            int count = 0;
+            for (; any != 0; any &= any - 1) idx[count++] = int(p0 + std::countr_zero(any));
+            Index v0 = 0;
+            for (Index panel = 0; panel < panels; ++panel) {
+                // Balanced panels: 13 vectors become 4 + 3 + 3 + 3, not 4 + 4 + 4 + 1.
+                const Index v1 = vectors * (panel + 1) / panels;
+                const bool full = v1 < vectors || tail == 8;
+                const Index j0 = 8 * v0;
+                const float* bias_j = bias ? bias + j0 : nullptr;
+                float* c = C + i * ldc + j0;
+                if (rows == MR)
+                    kernel_rows<MR>(int(v1 - v0), full, idx, count, a, A.rs, A.cs, B + j0, ldb, c, ldc, first, bias_j,
+                                    full ? all : mask);
+                else
+                    for (int r = 0; r < rows; ++r)
+                        kernel_rows<1>(int(v1 - v0), full, idx, count, a + r * A.rs, A.rs, A.cs, B + j0, ldb,
+                                       c + r * ldc, ldc, first, bias_j, full ? all : mask);
+                v0 = v1;
+            }
+        }
+        p0 += kc;
+    } while (p0 < k);
+}
+
 // One row of C, all of its (up to 8 * NV1MAX) columns in registers: each non-zero A(0, p)
 // (a set bit of `depths`, p = p0 + its position) costs one broadcast and NV FMAs reading B
 // straight from L1. Every zero of A is skipped, not only depths where a whole block of rows
@@ -344,22 +291,16 @@ constexpr RowKernel row_kernel(int nv, bool full, std::integer_sequence<int, NV.
 // are contiguous (A.cs == 1, a forward product; or A.rs == 1, a weight gradient x^T dy).
 inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
                         const float* bias) {
-    static_assert(KC <= 64, "a depth chunk's non-zeros are one 64-bit mask");
     const int nv = int((n + 7) / 8);
     const int tail = int(n - 8 * (nv - 1));
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const RowKernel kernel = row_kernel(nv, tail == 8, std::make_integer_sequence<int, NV1MAX>{});
-    const bool transposed = A.cs != 1;
-    thread_local std::vector<std::uint64_t> row_masks;  // transposed A: every row's mask in the chunk
-    if (transposed && row_masks.size() < std::size_t(m)) row_masks.resize(std::size_t(m));
+    std::uint64_t* const masks = mask_buffer(m);
     for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
         const Index kc = std::min(KC, k - p0);
-        if (transposed) transposed_masks(A.data, A.cs, m, p0, kc, row_masks.data());
-        for (Index i = 0; i < m; ++i) {
-            const float* a = A.data + i * A.rs;
-            const std::uint64_t depths = transposed ? row_masks[std::size_t(i)] : nonzero_mask(a + p0, kc);
-            kernel(depths, p0, a, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
-        }
+        chunk_masks(A, m, p0, kc, masks);
+        for (Index i = 0; i < m; ++i)
+            kernel(masks[i], p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
         if (k == 0) break;
     }
 }
