@@ -6,7 +6,6 @@
 #include <bit>
 #include <cstdint>
 #include <utility>
-#include <vector>
 
 #include <lamina/core/types.hpp>
 
@@ -171,27 +170,26 @@ inline void transposed_masks(const float* a, Index cs, Index m, Index p0, Index 
     }
 }
 
-// masks[i] = the depth mask of row i of A in [p0, p0 + kc), kc <= 64, for every row i < m:
+// Rows of A whose masks are found at a time, into a buffer on the stack (no allocation,
+// whichever thread runs which product): a multiple of MR.
+constexpr Index MASK_ROWS = 256;
+static_assert(MASK_ROWS % MR == 0);
+
+// masks[j] = the depth mask of row i0 + j of A in [p0, p0 + kc), kc <= 64, for j < count:
 // from compares along the rows (A.cs == 1), across them (A.rs == 1), or one value at a time.
-inline void chunk_masks(Strided<float> A, Index m, Index p0, Index kc, std::uint64_t* masks) {
+inline void chunk_masks(Strided<float> A, Index i0, Index count, Index p0, Index kc, std::uint64_t* masks) {
+    const float* a = A.data + i0 * A.rs;
     if (A.cs == 1) {
-        for (Index i = 0; i < m; ++i) masks[i] = nonzero_mask(A.data + i * A.rs + p0, kc);
+        for (Index j = 0; j < count; ++j) masks[j] = nonzero_mask(a + j * A.rs + p0, kc);
     } else if (A.rs == 1) {
-        transposed_masks(A.data, A.cs, m, p0, kc, masks);
+        transposed_masks(a, A.cs, count, p0, kc, masks);
     } else {
-        for (Index i = 0; i < m; ++i) {
+        for (Index j = 0; j < count; ++j) {
             std::uint64_t row = 0;
-            for (Index q = 0; q < kc; ++q) row |= std::uint64_t(A.data[i * A.rs + (p0 + q) * A.cs] != 0.0f) << q;
-            masks[i] = row;
+            for (Index q = 0; q < kc; ++q) row |= std::uint64_t(a[j * A.rs + (p0 + q) * A.cs] != 0.0f) << q;
+            masks[j] = row;
         }
     }
-}
-
-// A buffer of `m` masks for the calling thread (allocates only when m grows).
-inline std::uint64_t* mask_buffer(Index m) {
-    thread_local std::vector<std::uint64_t> masks;
-    if (masks.size() < std::size_t(m)) masks.resize(std::size_t(m));
-    return masks.data();
 }
 
 // C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], MR rows at a time:
@@ -204,18 +202,18 @@ inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const floa
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const __m256i all = _mm256_set1_epi32(-1);
     int idx[KC];
-    std::uint64_t* const masks = mask_buffer(m);
+    std::uint64_t masks[MASK_ROWS];
     Index p0 = 0;
     do {
         const Index kc = std::min(KC, k - p0);
         const bool first = p0 == 0;
-        chunk_masks(A, m, p0, kc, masks);
         for (Index i = 0; i < m; i += MR) {
+            if (i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
             const int rows = int(std::min<Index>(MR, m - i));
             const float* a = A.data + i * A.rs;
             // The depths where some of the block's rows is non-zero, in order.
             std::uint64_t any = 0;
-            for (int r = 0; r < rows; ++r) any |= masks[i + r];
+            for (int r = 0; r < rows; ++r) any |= masks[i % MASK_ROWS + r];
             int count = 0;
             for (; any != 0; any &= any - 1) idx[count++] = int(p0 + std::countr_zero(any));
             Index v0 = 0;
@@ -295,12 +293,13 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
     const int tail = int(n - 8 * (nv - 1));
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const RowKernel kernel = row_kernel(nv, tail == 8, std::make_integer_sequence<int, NV1MAX>{});
-    std::uint64_t* const masks = mask_buffer(m);
+    std::uint64_t masks[MASK_ROWS];
     for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
         const Index kc = std::min(KC, k - p0);
-        chunk_masks(A, m, p0, kc, masks);
-        for (Index i = 0; i < m; ++i)
-            kernel(masks[i], p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
+        for (Index i = 0; i < m; ++i) {
+            if (i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
+            kernel(masks[i % MASK_ROWS], p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
+        }
         if (k == 0) break;
     }
 }
