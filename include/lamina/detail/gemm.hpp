@@ -314,7 +314,10 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
         const Index kc = std::min(KC, k - p0);
         for (Index i = 0; i < m; ++i) {
             if (i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
-            kernel(masks[i % MASK_ROWS], p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
+            const std::uint64_t depths = masks[i % MASK_ROWS];
+            // A row with no non-zero in a later chunk keeps its C as it is.
+            if (depths != 0 || p0 == 0)
+                kernel(depths, p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
         }
         if (k == 0) break;
     }
