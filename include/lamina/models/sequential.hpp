@@ -371,8 +371,27 @@ public:
 private:
     /// Per-layer buffers for a batch of up to `capacity` rows: acts[i] is the input of
     /// layer i (acts[L] the output), deltas[i] = dL/d acts[i], target the batch's targets.
+    // A batch of one layer's values (rows x width) whose rows start 32 bytes apart at least:
+    // its storage is padded to a whole number of AVX vectors per row, so that the products
+    // that read it row by row (a layer's weight gradient reads dy's rows once per non-zero
+    // input) never load a vector across two cache lines. The padding is never read.
+    struct Buffer {
+        Matrix<S> storage;
+        Index width = 0;
+
+        static constexpr Index lanes = Index(32 / sizeof(S));
+        void resize(Index rows, Index w) {
+            width = w;
+            storage.setZero(rows, (w + lanes - 1) / lanes * lanes);
+        }
+        [[nodiscard]] Index cols() const noexcept { return width; }
+        auto topRows(Index n) { return storage.topLeftCorner(n, width); }
+        auto middleRows(Index r0, Index n) { return storage.block(r0, 0, n, width); }
+        auto row(Index r) { return storage.row(r).head(width); }
+    };
+
     struct Workspace {
-        std::vector<Matrix<S>> acts, deltas;
+        std::vector<Buffer> acts, deltas;
         Matrix<S> target;
         Index capacity = 0;
 
