@@ -410,6 +410,64 @@ TEST_CASE("The weights kept after divergence are those from before the failing b
     CHECK(failing.parameters() == replay.parameters());
 }
 
+TEST_CASE("A batch that diverges inside a later epoch leaves the weights, slots and step count of before it",
+          "[sequential][divergence]") {
+    // Shuffled batches of 4 with momentum: the guard recovers the state of before the failing
+    // batch by training the epoch's earlier batches again from the epoch's start. The reference
+    // trains the same batches, in fit's order, one train_on_batch at a time.
+    MF x, y;
+    lamina::test::diverging_setup(x, y);
+    const auto make = [](double lr) {
+        lamina::Sequential<float> m{lamina::Dense(4, {.input_dim = 2}), lamina::Activation("relu"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
+        m.initialize(6);
+        m.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = lr, .momentum = 0.5});
+        return m;
+    };
+    const Index batch = 4, n = x.rows(), seed = 3;
+    for (const int threads : {1, 2}) {
+        INFO("threads " << threads);
+        // The first learning rate (going down from 1e12) whose divergence is past an epoch's first batch
+        // and past the first epoch.
+        Index epoch = 0, step = 0;
+        double lr = 1e12;
+        std::vector<std::byte> failed;
+        for (; lr > 1e3 && failed.empty(); lr /= 4) {
+            auto model = make(lr);
+            try {
+                model.fit(x, y, {.batch_size = batch, .epochs = 200, .verbose = 0, .seed = seed, .threads = threads});
+            } catch (const lamina::training_error& e) {
+                const std::string what = e.what();
+                const auto at = what.find("at epoch ");
+                REQUIRE(at != std::string::npos);
+                std::istringstream in(what.substr(at + 9));
+                char comma = 0;
+                std::string word;
+                in >> epoch >> comma >> word >> step;
+                if (epoch > 1 && step > 1) failed = model.to_bytes();
+            }
+        }
+        INFO("learning rate " << lr * 4 << ", failed at epoch " << epoch << ", batch " << step);
+        REQUIRE_FALSE(failed.empty());
+        auto reference = make(lr * 4);
+        lamina::Random rng{std::uint64_t(seed)};
+        std::vector<Index> order;
+        for (Index e = 1; e <= epoch; ++e) {
+            rng.permutation(order, n);
+            for (Index s = 1; s <= (e < epoch ? n / batch : step - 1); ++s) {
+                MF bx(batch, x.cols()), by(batch, y.cols());
+                for (Index r = 0; r < batch; ++r) {
+                    bx.row(r) = x.row(order[std::size_t((s - 1) * batch + r)]);
+                    by.row(r) = y.row(order[std::size_t((s - 1) * batch + r)]);
+                }
+                reference.train_on_batch(bx, by, threads);
+            }
+        }
+        CHECK(reference.parameters().allFinite());
+        CHECK(failed == reference.to_bytes());
+    }
+}
+
 TEST_CASE("terminate_on_nan = false trains on whatever the values", "[sequential][divergence]") {
     MF x, y;
     xor_data(64, 2, x, y);

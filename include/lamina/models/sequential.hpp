@@ -522,15 +522,20 @@ private:
             if (options.shuffle) shuffle_rng.permutation(order, n);
             if (random_in_training_) pass_seed_ = shuffle_rng.bits();  // this epoch's dropout masks
             const Index* sequence = order.empty() ? nullptr : order.data();
+            const auto run_batch = [&](Index step) {
+                const Index start = step * batch;
+                return train_step<T>(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
+                                     std::min(batch, n - start), true);
+            };
+            if (guard_) checkpoint();
             double loss_sum = 0;
             Index correct = 0;
             for (Index step = 0; step < steps; ++step) {
                 const Index start = step * batch, rows = std::min(batch, n - start);
-                const auto [l, c] = train_step<T>(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
-                                                  rows, true);
+                const auto [l, c] = run_batch(step);
                 if (guard_ && (!std::isfinite(l) || diverged_.get())) {
                     try {
-                        restore_and_throw(epoch, step, steps, l);  // puts back the weights of before this batch
+                        restore_and_throw(epoch, step, steps, l, run_batch);  // the weights of before this batch
                     } catch (const training_error&) {
                         if (!stop_quietly(epoch, step, l)) throw;
                     }
@@ -783,38 +788,44 @@ private:
         return sum;
     }
 
-    // Saves the weights (and optimizer slots) of [offset, offset + size) before a guarded step.
-    void backup(Index offset, Index size) {
-        backup_.segment(offset, size) = params_.segment(offset, size);
+    // The divergence guard. Every step checks the weights it wrote; the weights and optimizer
+    // slots of before a failing batch are recovered from a copy made at the start of its epoch
+    // by training the epoch's earlier batches again, which gives them exactly (a seed and a
+    // thread count give the same training every time). Copying every step's weights before
+    // updating them instead cost 7% of an epoch of the seed network; the replay costs at most
+    // an epoch, once, when training fails.
+    void checkpoint() {
+        backup_ = params_;
         const auto slots = optimizer_->slots();
-        for (std::size_t i = 0; i < slots.size(); ++i)
-            slots_backup_[i].segment(offset, size) = slots[i]->segment(offset, size);
+        for (std::size_t i = 0; i < slots.size(); ++i) slots_backup_[i] = *slots[i];
     }
 
     // The optimizer's step over [offset, offset + size) with the divergence guard: the weights
-    // and slots backed up first, then updated, then checked, a block at a time so that the
-    // three passes read L1 rather than memory (the steps of different elements are independent).
+    // updated, then checked, a block at a time so that the check reads L1 rather than memory
+    // (the steps of different elements are independent).
     void guarded_update(Index offset, Index size) {
-        constexpr Index block = 2048;  // 8 KiB of floats per buffer
+        constexpr Index block = 2048;  // 8 KiB of floats
         bool finite = true;
         for (Index b = offset; b < offset + size; b += block) {
             const Index n = std::min(block, offset + size - b);
-            backup(b, n);
             optimizer_->update(params_.data(), grads_.data(), b, n);
             finite = detail::all_finite(params_.data() + b, n) && finite;
         }
         if (!finite) diverged_.set();
     }
 
-    // A guarded step diverged: puts back the weights, the optimizer's slots and its step
-    // count of before it, and reports where.
-    [[noreturn]] void restore_and_throw(Index epoch, Index step, Index steps, double loss) {
+    // Batch `step` of a guarded epoch diverged: puts back the weights, the optimizer's slots
+    // and its step count of before it (the epoch's checkpoint, then `replay(s)` trains batch s
+    // of the epoch again for s < step), and reports where.
+    template <class Replay>
+    [[noreturn]] void restore_and_throw(Index epoch, Index step, Index steps, double loss, const Replay& replay) {
+        auto state = optimizer_->get_state();  // this epoch's steps counted, the failing one too
+        state.iterations = std::max<std::int64_t>(state.iterations - (step + 1), 0);
+        optimizer_->set_state(state);
         params_ = backup_;
         const auto slots = optimizer_->slots();
         for (std::size_t i = 0; i < slots.size(); ++i) *slots[i] = slots_backup_[i];
-        auto state = optimizer_->get_state();  // the failing step's begin_step counted it
-        state.iterations = std::max<std::int64_t>(state.iterations - 1, 0);
-        optimizer_->set_state(state);
+        for (Index s = 0; s < step; ++s) static_cast<void>(replay(s));
         const std::string what = std::isfinite(loss) ? "a weight became NaN or infinite"
                                  : std::isnan(loss)  ? "the loss became NaN"
                                                      : "the loss became infinite";
@@ -1013,9 +1024,9 @@ private:
     mutable InferenceTeam inference_;
     bool random_in_training_ = false;  // a layer draws at random in training (Dropout)
     std::uint64_t pass_seed_ = 0;      // the seed of those draws for the running epoch
-    bool guard_ = false;               // the running fit backs up and checks every step
+    bool guard_ = false;               // the running fit checks every step (see checkpoint)
     detail::MovableFlag diverged_;     // a guarded step made a weight non-finite
-    Vector<S> backup_;
+    Vector<S> backup_;                 // the weights at the start of the running epoch
     // One per optimizer slot, in the order of optimizer_->slots().
     std::vector<Vector<S>> slots_backup_;
     // A training step's phases are cut into this many chunks per member of the team: enough
