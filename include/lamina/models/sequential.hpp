@@ -704,7 +704,7 @@ private:
                 }
                 const Index from = order ? order[r] : start + r;
                 detail::convert_row(x.row(from).data(), ws.acts[0].row(r).data(), x.cols());
-                ws.target.row(r) = y.row(from);
+                detail::convert_row(y.row(from).data(), ws.target.row(r).data(), y.cols());
             }
             for (Index i = 0; i < head; ++i)
                 layers_[std::size_t(i)]->forward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
