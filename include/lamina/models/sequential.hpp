@@ -663,8 +663,10 @@ private:
     // One batch of `rows` samples, x.row(order[r]) for r < rows (x.row(start + r) without an
     // order), as one job of the team in two phases of fixed chunks, which members claim as
     // they come (a descheduled thread leaves its share to the others instead of stalling
-    // the batch). Phase A, `chunks_per_member` row blocks per member: gather, forward, loss,
-    // and the input gradients down to layer 1. Phase B, slices of each layer's weights: the
+    // the batch). Phase A, `chunks_per_member` row blocks per member (one block when the team
+    // is one thread: nothing to balance, and the first layer's product reuses each depth chunk
+    // of its weights over all the rows): gather, forward, loss, and the input gradients down
+    // to layer 1. Phase B, slices of each layer's weights: the
     // weight gradient and, when `update`, the optimizer step. The chunks depend on the batch,
     // the layers and the team's size, never on which member runs them, and each writes its
     // own outputs (partial sums added in chunk order): a seed and a thread count give the same
@@ -678,7 +680,7 @@ private:
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
         const int threads = team.size();
-        const Index chunks_a = std::min<Index>(rows, chunks_per_member * threads);
+        const Index chunks_a = threads == 1 ? 1 : std::min<Index>(rows, chunks_per_member * threads);
         if (slices_for_ != threads) slice_weights(threads);  // allocates only when the team changes
         const auto chunks_b = Index(weight_slices_.size());
         diverged_.clear();
