@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <cmath>
 #include <limits>
+#include <vector>
 
+#include <lamina/core/random.hpp>
 #include <lamina/detail/gemm.hpp>
 
 using lamina::Index;
@@ -73,6 +75,31 @@ TEST_CASE("gemm in double goes through Eigen and agrees", "[gemm]") {
     CHECK((c - a * b).cwiseAbs().maxCoeff() < 1e-12);
 }
 
+TEST_CASE("nonzero_bits marks exactly the non-zero bytes and floats of a row, NaN included", "[gemm]") {
+    lamina::Random rng(11);
+    for (Index n = 1; n <= 200; ++n) {
+        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(n));
+        std::vector<float> floats(static_cast<std::size_t>(n));
+        for (Index i = 0; i < n; ++i) {
+            bytes[std::size_t(i)] = rng.uniform01() < 0.7 ? 0 : std::uint8_t(1 + rng.below(255));
+            floats[std::size_t(i)] = rng.uniform01() < 0.7 ? 0.0f : float(rng.uniform(-1, 1));
+        }
+        floats[std::size_t(n / 2)] = std::numeric_limits<float>::quiet_NaN();
+        std::vector<std::uint64_t> from_bytes(std::size_t(lamina::detail::nonzero_words(n)), ~0ull),
+            from_floats = from_bytes;
+        lamina::detail::nonzero_bits(bytes.data(), n, from_bytes.data());
+        lamina::detail::nonzero_bits(floats.data(), n, from_floats.data());
+        INFO("n " << n);
+        for (Index i = 0; i < lamina::detail::nonzero_words(n) * 64; ++i) {
+            const auto bit = [&](const std::vector<std::uint64_t>& w) {
+                return (w[std::size_t(i / 64)] >> (i % 64)) & 1u;
+            };
+            REQUIRE(bit(from_bytes) == (i < n && bytes[std::size_t(i)] != 0 ? 1u : 0u));
+            REQUIRE(bit(from_floats) == (i < n && !(floats[std::size_t(i)] == 0.0f) ? 1u : 0u));
+        }
+    }
+}
+
 #if defined(LAMINA_GEMM_AVX2)
 TEST_CASE("transpose8x8 moves bit j of byte i to bit i of byte j", "[gemm]") {
     std::uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -94,12 +121,21 @@ TEST_CASE("the sparse product finds every non-zero of A, however A is laid out",
             MF a = MF::Zero(m, k);
             a(i, p) = 2.0f;
             const MF at = a.transpose();
-            MF c(m, n), ct(m, n);
-            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {a.data(), k, 1}, b.data(), n, c.data(), n, nullptr);
-            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {at.data(), 1, m}, b.data(), n, ct.data(), n, nullptr);
+            // ... and with the non-zeros given, as the model gathers them.
+            const Index words = lamina::detail::nonzero_words(k);
+            std::vector<std::uint64_t> bits(std::size_t(m * words));
+            for (Index r = 0; r < m; ++r) lamina::detail::nonzero_bits(a.row(r).data(), k, bits.data() + r * words);
+            MF c(m, n), ct(m, n), cg(m, n);
+            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {a.data(), k, 1}, b.data(), n, c.data(), n, nullptr,
+                                                   nullptr, 0);
+            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {at.data(), 1, m}, b.data(), n, ct.data(), n, nullptr,
+                                                   nullptr, 0);
+            lamina::detail::gemm_avx2::gemm_sparse(m, n, k, {a.data(), k, 1}, b.data(), n, cg.data(), n, nullptr,
+                                                   bits.data(), words);
             INFO("row " << i << " depth " << p);
             REQUIRE(c == a * b);
             REQUIRE(ct == a * b);
+            REQUIRE(cg == a * b);
         }
 }
 #endif

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include <lamina/core/types.hpp>
@@ -304,7 +305,7 @@ constexpr RowKernel row_kernel(int nv, bool full, std::integer_sequence<int, NV.
 // non-zeros in a chunk given by one 64-bit mask. n <= 8 * NV1MAX; A's rows or its depths
 // are contiguous (A.cs == 1, a forward product; or A.rs == 1, a weight gradient x^T dy).
 inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                        const float* bias) {
+                        const float* bias, const std::uint64_t* nonzeros, Index words) {
     const int nv = int((n + 7) / 8);
     const int tail = int(n - 8 * (nv - 1));
     const Tail mask = tail_mask(tail);
@@ -313,8 +314,8 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
     for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
         const Index kc = std::min(KC, k - p0);
         for (Index i = 0; i < m; ++i) {
-            if (i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
-            const std::uint64_t depths = masks[i % MASK_ROWS];
+            if (!nonzeros && i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
+            const std::uint64_t depths = nonzeros ? nonzeros[i * words + p0 / KC] : masks[i % MASK_ROWS];
             // A row with no non-zero in a later chunk keeps its C as it is.
             if (depths != 0 || p0 == 0)
                 kernel(depths, p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
@@ -336,12 +337,29 @@ inline bool mostly_zero(Index m, Index k, Strided<float> A) {
     return seen > 0 && 2 * nonzeros < seen;
 }
 
-// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias].
+// Whether the first (up to 8) rows of A are mostly zero, as mostly_zero finds it, from the
+// caller's masks of A's non-zeros (`words` per row).
+inline bool mostly_zero(Index m, Index k, const std::uint64_t* nonzeros, Index words) {
+    const Index runs = std::min<Index>(m, 8);
+    Index count = 0;
+    for (Index i = 0; i < runs * words; ++i) count += std::popcount(nonzeros[i]);
+    const Index seen = runs * k;
+    return seen > 0 && 2 * count < seen;
+}
+
+// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], with A's
+// non-zeros given when `nonzeros` is not null (rows contiguous, see gemm below).
 inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                 const float* bias) {
-    if (n >= 32 && n <= 8 * NV1MAX && (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A))
-        gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias);
-    else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
+                 const float* bias, const std::uint64_t* nonzeros, Index words) {
+    const bool fits = n >= 32 && n <= 8 * NV1MAX;
+    if (nonzeros && A.cs == 1) {
+        if (fits && mostly_zero(m, k, nonzeros, words)) gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
+        else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
+    } else if (fits && (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A)) {
+        gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias, nullptr, 0);
+    } else {
+        gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
+    }
 }
 
 }  // namespace gemm_avx2
@@ -351,14 +369,19 @@ inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, In
 /// C = A B (+ bias added to every row when `bias` is not null).
 /// Shapes: A (m x k) given by strides (so a transposed view costs nothing), B (k x n) and
 /// C (m x n) row-major with row strides ldb and ldc. C must not overlap A or B.
+/// `nonzeros`, when not null, says where A is non-zero, as `nonzero_bits` writes it for each
+/// of its rows, `words` per row (A.cs must be 1); the product then need not look for them.
 template <Scalar S>
-void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, Index ldc, const S* bias = nullptr) {
+void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, Index ldc, const S* bias = nullptr,
+          const std::uint64_t* nonzeros = nullptr, Index words = 0) {
 #if defined(LAMINA_GEMM_AVX2)
     if constexpr (std::is_same_v<S, float>) {
-        gemm_avx2::gemm(m, n, k, A, B, ldb, C, ldc, bias);
+        gemm_avx2::gemm(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
         return;
     }
 #endif
+    static_cast<void>(nonzeros);
+    static_cast<void>(words);
     using Stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
     using RowStride = Eigen::OuterStride<Eigen::Dynamic>;
     Eigen::Map<const Matrix<S>, 0, Stride> a(A.data, m, k, Stride(A.rs, A.cs));
@@ -366,6 +389,44 @@ void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, 
     Eigen::Map<Matrix<S>, 0, RowStride> c(C, m, n, RowStride(ldc));
     c.noalias() = a * b;
     if (bias) c.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, n);
+}
+
+/// Words of `nonzero_bits` for a row of n values.
+constexpr Index nonzero_words(Index n) noexcept { return (n + 63) / 64; }
+
+/// bits[c] for c < nonzero_words(n): bit q set exactly when from[64 c + q] != 0 (NaN counts
+/// as non-zero), the masks the sparse product visits. Bytes are compared 64 (AVX-512BW) or
+/// 32 (AVX2) at a time.
+template <class T>
+void nonzero_bits(const T* from, Index n, std::uint64_t* bits) noexcept {
+    for (Index c = 0; 64 * c < n; ++c) {
+        const T* p = from + 64 * c;
+        const Index len = std::min<Index>(64, n - 64 * c);
+        std::uint64_t word = 0;
+        Index q = 0;
+        if constexpr (std::is_same_v<T, std::uint8_t>) {
+#if defined(__AVX512BW__)
+            const __mmask64 lanes = len == 64 ? ~__mmask64(0) : (__mmask64(1) << len) - 1;
+            const __m512i v = _mm512_maskz_loadu_epi8(lanes, p);
+            word = _mm512_test_epi8_mask(v, v);
+            q = len;
+#elif defined(__AVX2__)
+            for (; q + 32 <= len; q += 32) {
+                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + q));
+                const auto zeros = unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())));
+                word |= std::uint64_t(~zeros) << q;
+            }
+#endif
+        }
+#if defined(LAMINA_GEMM_AVX2)
+        if constexpr (std::is_same_v<T, float>) {
+            word = gemm_avx2::nonzero_mask(p, len);
+            q = len;
+        }
+#endif
+        for (; q < len; ++q) word |= std::uint64_t(p[q] != T(0)) << q;
+        bits[c] = word;
+    }
 }
 
 }  // namespace lamina::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -64,10 +65,11 @@ public:
     }
 
     // y = x W + b: (rows x in)(in x units) + (1 x units) broadcast over rows.
-    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override {
-        const Index in = this->input_dim_, out = this->output_dim_;
-        detail::gemm<S>(x.rows(), out, in, {x.data(), x.outerStride(), 1}, kernel_.data(), out, y.data(),
-                        y.outerStride(), bias_.data());
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { product(x, y, nullptr, 0); }
+
+    // The same, with x's non-zeros when the model found them as it gathered x.
+    void forward_training(ConstMatrixRef<S> x, MatrixRef<S> y, const TrainingPass& pass) const override {
+        product(x, y, pass.nonzeros, pass.nonzero_words);
     }
 
     // dx = dy W^T: (rows x units)(units x in).
@@ -114,6 +116,12 @@ public:
     }
 
 private:
+    void product(ConstMatrixRef<S> x, MatrixRef<S> y, const std::uint64_t* nonzeros, Index words) const {
+        const Index in = this->input_dim_, out = this->output_dim_;
+        detail::gemm<S>(x.rows(), out, in, {x.data(), x.outerStride(), 1}, kernel_.data(), out, y.data(),
+                        y.outerStride(), bias_.data(), nonzeros, words);
+    }
+
     void check_shape(const Matrix<S>& m, Index rows, Index cols, const char* what) const {
         if (m.rows() != rows || m.cols() != cols)
             throw shape_error(this->where() + ".set_weights: " + what + " expected " + std::to_string(rows) + "x" +

@@ -32,9 +32,15 @@ struct ParameterRange {
 /// the first row the call sees. A layer's random choices must depend only on these and the
 /// row and column, never on how the batch was split between threads, so that a seed gives
 /// the same training whatever the thread count.
+///
+/// For the first layer the model also passes where x is non-zero, found as it gathered the
+/// batch: when `nonzeros` is not null, bit q of word `nonzeros[r * nonzero_words + c]` is set
+/// exactly when x(r, 64 c + q) != 0 (NaN counts as non-zero), for the rows of the call.
 struct TrainingPass {
     std::uint64_t seed = 0;
     Index row = 0;
+    const std::uint64_t* nonzeros = nullptr;
+    Index nonzero_words = 0;
 };
 
 /// A layer of a `Sequential` model.

@@ -393,6 +393,7 @@ private:
     struct Workspace {
         std::vector<Buffer> acts, deltas;
         Matrix<S> target;
+        std::vector<std::uint64_t> nonzeros;  // training: where each gathered input row is non-zero
         Index capacity = 0;
 
         // Allocates only when the batch grows or the layers change.
@@ -412,7 +413,10 @@ private:
                     deltas[i].resize(capacity, width);
                 }
             }
-            if (training) target.resize(capacity, layers.back()->output_dim());
+            if (training) {
+                target.resize(capacity, layers.back()->output_dim());
+                nonzeros.resize(std::size_t(capacity * detail::nonzero_words(layers[0]->input_dim())));
+            }
         }
     };
 
@@ -695,6 +699,7 @@ private:
             return TrainingPass{detail::mix64(batch_seed + std::uint64_t(i)), r0};
         };
         if (update) optimizer_->begin_step();
+        const Index words = detail::nonzero_words(x.cols());
         const auto phase_a = [&](Index chunk) {
             const auto span = detail::split(rows, int(chunk), int(chunks_a));
             const Index r0 = span.begin, len = span.size();
@@ -706,11 +711,18 @@ private:
                 }
                 const Index from = order ? order[r] : start + r;
                 detail::convert_row(x.row(from).data(), ws.acts[0].row(r).data(), x.cols());
+                detail::nonzero_bits(x.row(from).data(), x.cols(), ws.nonzeros.data() + r * words);
                 detail::convert_row(y.row(from).data(), ws.target.row(r).data(), y.cols());
             }
-            for (Index i = 0; i < head; ++i)
+            for (Index i = 0; i < head; ++i) {
+                TrainingPass p = pass(i, r0);
+                if (i == 0) {  // the first layer's input: the rows just gathered, whose non-zeros are known
+                    p.nonzeros = ws.nonzeros.data() + r0 * words;
+                    p.nonzero_words = words;
+                }
                 layers_[std::size_t(i)]->forward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
-                                                          ws.acts[std::size_t(i + 1)].middleRows(r0, len), pass(i, r0));
+                                                          ws.acts[std::size_t(i + 1)].middleRows(r0, len), p);
+            }
             auto out = ws.acts[std::size_t(head)].middleRows(r0, len);
             MatrixRef<S> grad = ws.deltas[std::size_t(head)].middleRows(r0, len);
             partial_loss_[std::size_t(chunk)] = double(loss_value(out, ws.target.middleRows(r0, len), &grad, rows));
