@@ -369,8 +369,6 @@ public:
     void load_weights(const std::filesystem::path& path) { load_weights_from(io::read_npz(path), path.string()); }
 
 private:
-    /// Per-layer buffers for a batch of up to `capacity` rows: acts[i] is the input of
-    /// layer i (acts[L] the output), deltas[i] = dL/d acts[i], target the batch's targets.
     // A batch of one layer's values (rows x width) whose rows start 32 bytes apart at least:
     // its storage is padded to a whole number of AVX vectors per row, so that the products
     // that read it row by row (a layer's weight gradient reads dy's rows once per non-zero
@@ -390,10 +388,13 @@ private:
         auto row(Index r) { return storage.row(r).head(width); }
     };
 
+    /// Per-layer buffers for a batch of up to `capacity` rows: acts[i] is the input of
+    /// layer i (acts[L] the output), deltas[i] = dL/d acts[i], target the batch's targets,
+    /// and in training where each gathered input row is non-zero (see TrainingPass).
     struct Workspace {
         std::vector<Buffer> acts, deltas;
         Matrix<S> target;
-        std::vector<std::uint64_t> nonzeros;  // training: where each gathered input row is non-zero
+        std::vector<std::uint64_t> nonzeros;
         Index capacity = 0;
 
         // Allocates only when the batch grows or the layers change.
@@ -670,14 +671,14 @@ private:
     // the batch). Phase A, `chunks_per_member` row blocks per member (one block when the team
     // is one thread: nothing to balance, and the first layer's product reuses each depth chunk
     // of its weights over all the rows): gather, forward, loss, and the input gradients down
-    // to layer 1. Phase B, slices of each layer's weights: the
-    // weight gradient and, when `update`, the optimizer step. The chunks depend on the batch,
-    // the layers and the team's size, never on which member runs them, and each writes its
-    // own outputs (partial sums added in chunk order): a seed and a thread count give the same
-    // training every time.
+    // to layer 1. Phase B, slices of each layer's weights: the weight gradient and, when
+    // `update`, the optimizer step. The chunks depend on the batch, the layers and the team's
+    // size, never on which member runs them, and each writes its own outputs (partial sums
+    // added in chunk order): a seed and a thread count give the same training every time.
     // Returns the batch's summed loss and its number of correct predictions.
     // The gather asks the cache for the sample `gather_ahead` places ahead of the one it
-    // converts (shuffled rows are scattered over memory; the hardware prefetcher cannot guess them).
+    // converts (shuffled rows are scattered over memory; the hardware prefetcher cannot guess
+    // them), and notes each sample's non-zeros for the first layer as it converts it.
     template <class T>
     std::pair<double, Index> train_step(detail::Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y, const Index* order,
                                         Index start, Index rows, bool update) {
