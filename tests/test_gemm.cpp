@@ -42,6 +42,17 @@ TEST_CASE("gemm matches Eigen for every shape, stride and sparsity", "[gemm]") {
                     lamina::detail::gemm<float>(m, n, k, {a.data(), k, 1}, b.data(), n, c.data(), n, bias.data());
                     CHECK((c - expected).cwiseAbs().maxCoeff() <= tol);
 
+                    // With A's non-zeros given, as the model finds them when it gathers a batch:
+                    // the same product, bit for bit, whichever kernel the shape takes.
+                    const Index words = lamina::detail::nonzero_words(k);
+                    std::vector<std::uint64_t> bits(static_cast<std::size_t>(m * words));
+                    for (Index r = 0; r < m; ++r)
+                        lamina::detail::nonzero_bits(a.row(r).data(), k, bits.data() + r * words);
+                    MF given = MF::Constant(m, n, 99.0f);
+                    lamina::detail::gemm<float>(m, n, k, {a.data(), k, 1}, b.data(), n, given.data(), n, bias.data(),
+                                                bits.data(), words);
+                    CHECK(given == c);
+
                     // A given as the transpose of a stored (k x m) matrix, no bias.
                     const MF at = a.transpose();
                     lamina::detail::gemm<float>(m, n, k, {at.data(), 1, m}, b.data(), n, c.data(), n);

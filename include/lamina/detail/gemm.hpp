@@ -43,7 +43,7 @@ namespace gemm_avx2 {
 constexpr int MR = 4;     // rows of C per kernel call
 constexpr int NVMAX = 4;  // vectors of 8 columns per kernel call
 constexpr Index KC = 64;  // depth per pass: a 64 x 100 chunk of B (25 KiB) stays in L1
-static_assert(KC <= 64, "a row's non-zeros in a depth chunk are one 64-bit mask");
+static_assert(KC == 64, "a row's non-zeros in a depth chunk are one 64-bit mask, as nonzero_bits writes them");
 
 // The last vector of a row that is not a multiple of 8 wide: loaded and stored under a mask
 // of its first n lanes. Where AVX-512 is on, through a mask register: AVX2's vmaskmovps
@@ -228,28 +228,55 @@ inline void chunk_masks(Strided<float> A, Index i0, Index count, Index p0, Index
     }
 }
 
+// The depth masks of A's rows in one depth chunk at a time, for both products: the caller's
+// (`nonzeros`, `words` per row, when A's rows were scanned as they were gathered) or found
+// MASK_ROWS rows at a time into a buffer on the stack. Rows are asked for in increasing order
+// within a chunk.
+class RowMasks {
+public:
+    RowMasks(Strided<float> A, Index m, const std::uint64_t* nonzeros, Index words)
+        : A_(A), m_(m), nonzeros_(nonzeros), words_(words) {}
+    void chunk(Index p0, Index kc) {
+        p0_ = p0;
+        kc_ = kc;
+    }
+    std::uint64_t operator()(Index i) {
+        if (nonzeros_) return nonzeros_[i * words_ + p0_ / KC];
+        if (i % MASK_ROWS == 0) chunk_masks(A_, i, std::min(MASK_ROWS, m_ - i), p0_, kc_, found_);
+        return found_[i % MASK_ROWS];
+    }
+
+private:
+    Strided<float> A_;
+    Index m_;
+    const std::uint64_t* nonzeros_;
+    Index words_;
+    Index p0_ = 0, kc_ = 0;
+    std::uint64_t found_[MASK_ROWS];
+};
+
 // C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], MR rows at a time:
 // for dense A, where each B vector loaded serves MR rows.
 inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                         const float* bias) {
+                         const float* bias, const std::uint64_t* nonzeros, Index words) {
     const Index vectors = (n + 7) / 8;
     const Index panels = (vectors + NVMAX - 1) / NVMAX;
     const int tail = int(n - 8 * (vectors - 1));
     const Tail mask = tail_mask(tail);
     const Tail all = tail_mask(8);
     int idx[KC];
-    std::uint64_t masks[MASK_ROWS];
+    RowMasks masks(A, m, nonzeros, words);
     Index p0 = 0;
     do {
         const Index kc = std::min(KC, k - p0);
         const bool first = p0 == 0;
+        masks.chunk(p0, kc);
         for (Index i = 0; i < m; i += MR) {
-            if (i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
             const int rows = int(std::min<Index>(MR, m - i));
             const float* a = A.data + i * A.rs;
             // The depths where some of the block's rows is non-zero, in order.
             std::uint64_t any = 0;
-            for (int r = 0; r < rows; ++r) any |= masks[i % MASK_ROWS + r];
+            for (int r = 0; r < rows; ++r) any |= masks(i + r);
             int count = 0;
             for (; any != 0; any &= any - 1) idx[count++] = int(p0 + std::countr_zero(any));
             Index v0 = 0;
@@ -328,12 +355,11 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
     const int tail = int(n - 8 * (nv - 1));
     const Tail mask = tail_mask(tail);
     const RowKernel kernel = row_kernel(nv, tail == 8, std::make_integer_sequence<int, NV1MAX>{});
-    std::uint64_t masks[MASK_ROWS];
+    RowMasks masks(A, m, nonzeros, words);
     for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
-        const Index kc = std::min(KC, k - p0);
+        masks.chunk(p0, std::min(KC, k - p0));
         for (Index i = 0; i < m; ++i) {
-            if (!nonzeros && i % MASK_ROWS == 0) chunk_masks(A, i, std::min(MASK_ROWS, m - i), p0, kc, masks);
-            const std::uint64_t depths = nonzeros ? nonzeros[i * words + p0 / KC] : masks[i % MASK_ROWS];
+            const std::uint64_t depths = masks(i);
             // A row with no non-zero in a later chunk keeps its C as it is.
             if (depths != 0 || p0 == 0)
                 kernel(depths, p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
@@ -366,18 +392,14 @@ inline bool mostly_zero(Index m, Index k, const std::uint64_t* nonzeros, Index w
 }
 
 // C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], with A's
-// non-zeros given when `nonzeros` is not null (rows contiguous, see gemm below).
+// non-zeros given when `nonzeros` is not null (see gemm below).
 inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
                  const float* bias, const std::uint64_t* nonzeros, Index words) {
-    const bool fits = n >= 32 && n <= 8 * NV1MAX;
-    if (nonzeros && A.cs == 1) {
-        if (fits && mostly_zero(m, k, nonzeros, words)) gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
-        else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
-    } else if (fits && (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A)) {
-        gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias, nullptr, 0);
-    } else {
-        gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias);
-    }
+    const bool sparse = n >= 32 && n <= 8 * NV1MAX &&
+                        (nonzeros ? mostly_zero(m, k, nonzeros, words)
+                                  : (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A));
+    if (sparse) gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
+    else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
 }
 
 }  // namespace gemm_avx2
@@ -388,7 +410,8 @@ inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, In
 /// Shapes: A (m x k) given by strides (so a transposed view costs nothing), B (k x n) and
 /// C (m x n) row-major with row strides ldb and ldc. C must not overlap A or B.
 /// `nonzeros`, when not null, says where A is non-zero, as `nonzero_bits` writes it for each
-/// of its rows, `words` per row (A.cs must be 1); the product then need not look for them.
+/// of its rows, `words` per row; the product then need not look for them. Only the float
+/// kernels read it (`gemm_reads_nonzeros<S>`).
 template <Scalar S>
 void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, Index ldc, const S* bias = nullptr,
           const std::uint64_t* nonzeros = nullptr, Index words = 0) {
@@ -408,6 +431,16 @@ void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, 
     c.noalias() = a * b;
     if (bias) c.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, n);
 }
+
+/// Whether `gemm` in S reads the `nonzeros` it is given (its own float kernels do; Eigen's
+/// product does not), so that a caller knows when finding them is worth it.
+template <Scalar S>
+inline constexpr bool gemm_reads_nonzeros =
+#if defined(LAMINA_GEMM_AVX2)
+    std::is_same_v<S, float>;
+#else
+    false;
+#endif
 
 /// Words of `nonzero_bits` for a row of n values.
 constexpr Index nonzero_words(Index n) noexcept { return (n + 63) / 64; }

@@ -700,6 +700,9 @@ private:
             return TrainingPass{detail::mix64(batch_seed + std::uint64_t(i)), r0};
         };
         if (update) optimizer_->begin_step();
+        // Where each gathered row is non-zero, for the first layer's product when it reads that.
+        const bool find_nonzeros = detail::gemm_reads_nonzeros<S> &&
+                                   dynamic_cast<const detail::DenseLayer<S>*>(layers_[0].get()) != nullptr;
         const Index words = detail::nonzero_words(x.cols());
         const auto phase_a = [&](Index chunk) {
             const auto span = detail::split(rows, int(chunk), int(chunks_a));
@@ -712,12 +715,12 @@ private:
                 }
                 const Index from = order ? order[r] : start + r;
                 detail::convert_row(x.row(from).data(), ws.acts[0].row(r).data(), x.cols());
-                detail::nonzero_bits(x.row(from).data(), x.cols(), ws.nonzeros.data() + r * words);
+                if (find_nonzeros) detail::nonzero_bits(x.row(from).data(), x.cols(), ws.nonzeros.data() + r * words);
                 detail::convert_row(y.row(from).data(), ws.target.row(r).data(), y.cols());
             }
             for (Index i = 0; i < head; ++i) {
                 TrainingPass p = pass(i, r0);
-                if (i == 0) {  // the first layer's input: the rows just gathered, whose non-zeros are known
+                if (i == 0 && find_nonzeros) {  // the first layer's input: the rows just gathered
                     p.nonzeros = ws.nonzeros.data() + r0 * words;
                     p.nonzero_words = words;
                 }
