@@ -276,11 +276,15 @@ int train_and_report(const Args& args, lamina::Sequential<float>& model, const X
 
     const auto score = model.evaluate(x_test, y_test, {.threads = args.threads});
     std::printf("\nTest loss: %.4f\nTest accuracy: %.4f\n", score.loss, score.accuracy);
-    if (epochs_run > 0)
-        std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s)\n", train_seconds, epochs_run,
-                    train_seconds / double(epochs_run),
-                    args.threads > 0 ? args.threads : int(std::thread::hardware_concurrency()),
-                    args.threads == 1 ? "" : "s");
+    if (epochs_run > 0) {
+        const int threads = args.threads > 0 ? args.threads : int(std::thread::hardware_concurrency());
+        double alone = 0;  // batches trained by one thread, faster then than the team
+        for (const double a : history.alone) alone += a / double(epochs_run);
+        std::printf("Training time: %.2f s for %ld epochs (%.3f s per epoch, %d thread%s", train_seconds, epochs_run,
+                    train_seconds / double(epochs_run), threads, threads == 1 ? "" : "s");
+        if (alone > 0) std::printf("; %.0f%% of the batches on one, faster at the time", 100 * alone);
+        std::printf(")\n");
+    }
     if (args.verbose > 0) print_confusion(model.predict_classes(x_test, {.threads = args.threads}), data.test.labels);
 
     if (args.save) {

@@ -300,3 +300,74 @@ TEST_CASE("Team.run_phases rejects negative chunk counts and more than 2^31 - 1 
         1, [&](Index) { ++runs; }, 1, [&](Index) { ++runs; });  // still usable
     CHECK(runs == 2);
 }
+
+TEST_CASE("Team.run_phases alone runs every chunk on the caller, in order", "[team]") {
+    Team team(3);
+    const auto caller = std::this_thread::get_id();
+    std::vector<Index> order;
+    order.reserve(8);
+    bool elsewhere = false;
+    team.run_phases(
+        3,
+        [&](Index c) {
+            elsewhere = elsewhere || std::this_thread::get_id() != caller;
+            order.push_back(c);
+        },
+        2,
+        [&](Index c) {
+            elsewhere = elsewhere || std::this_thread::get_id() != caller;
+            order.push_back(10 + c);
+        },
+        true);
+    CHECK_FALSE(elsewhere);
+    CHECK(order == std::vector<Index>{0, 1, 2, 10, 11});
+}
+
+TEST_CASE("TeamChoice keeps the team or goes alone by the times it is given", "[team]") {
+    using lamina::detail::TeamChoice;
+    // Jobs take `team` seconds on the team and `alone` seconds alone; returns how many of
+    // `jobs` ran alone, and whether the last one did.
+    const auto run = [](TeamChoice& choice, int jobs, double team, double alone) {
+        int count = 0;
+        for (int j = 0; j < jobs; ++j) {
+            count += choice.alone();
+            choice.record(choice.alone() ? alone : team);
+        }
+        return count;
+    };
+    SECTION("a faster team: the trial alone after 16 jobs, then every 512, each 8 jobs long") {
+        TeamChoice choice(true);
+        CHECK(run(choice, 16, 1.0, 2.0) == 0);
+        CHECK(run(choice, 8, 1.0, 2.0) == 8);
+        CHECK(run(choice, 512, 1.0, 2.0) == 0);
+        CHECK(run(choice, 8, 1.0, 2.0) == 8);
+        CHECK_FALSE(choice.alone());
+    }
+    SECTION("a slower team: alone from the first trial on, the team tried again every 512 jobs") {
+        TeamChoice choice(true);
+        CHECK(run(choice, 16, 2.0, 1.0) == 0);
+        CHECK_FALSE(choice.alone_kept());  // a trial
+        CHECK(run(choice, 8, 2.0, 1.0) == 8);
+        CHECK(choice.alone_kept());
+        CHECK(run(choice, 512, 2.0, 1.0) == 512);
+        CHECK(run(choice, 8, 2.0, 1.0) == 0);
+        CHECK(choice.alone_kept());
+    }
+    SECTION("the machine changes: back to the team at the next trial once it is faster") {
+        TeamChoice choice(true);
+        run(choice, 24, 2.0, 1.0);
+        REQUIRE(choice.alone());
+        run(choice, 520, 0.5, 1.0);
+        CHECK_FALSE(choice.alone());
+    }
+    SECTION("a trial's first jobs are not compared") {
+        TeamChoice choice(true);
+        run(choice, 16, 1.0, 2.0);
+        for (int j = 0; j < 8; ++j) choice.record(j < 4 ? 100.0 : 0.5);  // slow to start, then faster
+        CHECK(choice.alone());
+    }
+    SECTION("not choosing: always the team") {
+        TeamChoice choice(false);
+        CHECK(run(choice, 2000, 2.0, 1.0) == 0);
+    }
+}

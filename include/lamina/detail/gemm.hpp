@@ -411,7 +411,7 @@ inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, In
 /// C (m x n) row-major with row strides ldb and ldc. C must not overlap A or B.
 /// `nonzeros`, when not null, says where A is non-zero, as `nonzero_bits` writes it for each
 /// of its rows, `words` per row; the product then need not look for them. Only the float
-/// kernels read it (`gemm_reads_nonzeros<S>`).
+/// kernels read it (`gemm_rows_independent<S>`).
 template <Scalar S>
 void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, Index ldc, const S* bias = nullptr,
           const std::uint64_t* nonzeros = nullptr, Index words = 0) {
@@ -432,10 +432,13 @@ void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, 
     if (bias) c.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, n);
 }
 
-/// Whether `gemm` in S reads the `nonzeros` it is given (its own float kernels do; Eigen's
-/// product does not), so that a caller knows when finding them is worth it.
+/// Whether `gemm` in S runs lamina's own kernels (float, where AVX2 and FMA are on) rather
+/// than Eigen's product. They read the `nonzeros` they are given (so that a caller knows when
+/// finding them is worth it), and they compute each row of C the same way whatever other rows
+/// are in the call (a zero product added is exact), so that a product cut into blocks of rows
+/// gives the same result however it is cut; Eigen's rounds a row differently by block size.
 template <Scalar S>
-inline constexpr bool gemm_reads_nonzeros =
+inline constexpr bool gemm_rows_independent =
 #if defined(LAMINA_GEMM_AVX2)
     std::is_same_v<S, float>;
 #else

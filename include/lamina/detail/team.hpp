@@ -2,6 +2,8 @@
 // lamina: a small team of threads that runs one function per batch on all its members.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -151,9 +153,10 @@ public:
     /// \param phase_a, phase_b called as `phase_a(Index chunk)`; they must stay callable from
     ///        other threads until the call returns and must not throw (a throw calls
     ///        `std::terminate`). They may not call `run`, `run_phases` or `barrier`.
+    /// \param alone run every chunk on the caller, in order, and leave the workers asleep.
     /// \throws std::invalid_argument for a negative count or more than 2^31 - 1 chunks in all.
     template <class A, class B>
-    void run_phases(Index chunks_a, A&& phase_a, Index chunks_b, B&& phase_b) {
+    void run_phases(Index chunks_a, A&& phase_a, Index chunks_b, B&& phase_b, bool alone = false) {
         if (chunks_a < 0 || chunks_b < 0 || chunks_a > max_chunks || chunks_b > max_chunks - chunks_a)
             throw std::invalid_argument("Team.run_phases: chunk counts " + std::to_string(chunks_a) + " and " +
                                         std::to_string(chunks_b) + " must be >= 0 and at most " +
@@ -164,7 +167,7 @@ public:
                 erase(phase_b),
                 chunks_a,
                 chunks_a + chunks_b};
-        if (size_ == 1 || job_.total <= 1) {  // no one to share with, or nothing to share
+        if (alone || size_ == 1 || job_.total <= 1) {  // no one to share with, or nothing to share
             for (Index c = 0; c < chunks_a; ++c) job_.phase_a(job_.ctx_a, c);
             for (Index c = 0; c < chunks_b; ++c) job_.phase_b(job_.ctx_b, c);
             return;
@@ -305,6 +308,67 @@ private:
     std::atomic<bool> stop_{false};
     alignas(64) std::atomic<std::uint64_t> claim_{0};
     std::atomic<int> finished_{0};
+};
+
+/// Chooses, job after job, whether a job runs on the whole team or on the calling thread
+/// alone, by timing both ways. Where a machine's cores are shared (virtual cores that land on
+/// one physical core, or other programs busy) a team can be slower than one thread, and that
+/// changes from minute to minute. The team goes first; after `first` jobs, then every `period`
+/// jobs, the other way is tried for `trial` jobs and kept when the median time of its last
+/// `compared` jobs beats that of the way before it. Only for jobs whose results do not depend
+/// on the way they run, and that take about the same time each (a training step of one batch
+/// size).
+class TeamChoice {
+public:
+    /// `choose`: whether to choose at all (false: always the team).
+    explicit TeamChoice(bool choose) noexcept : choose_(choose) {}
+
+    /// Whether the next job runs on the caller alone.
+    [[nodiscard]] bool alone() const noexcept { return alone_; }
+    /// Whether the next job runs on the caller alone as the faster way found (not as a trial).
+    [[nodiscard]] bool alone_kept() const noexcept { return alone_ && !trying_; }
+
+    /// Counts one job that just took `seconds` the way `alone()` said.
+    void record(double seconds) noexcept {
+        if (!choose_) return;
+        if (!trying_) {
+            kept_[std::size_t(kept_count_++ % compared)] = seconds;
+            if (++since_ >= (tried_ ? period : first) && kept_count_ >= compared) {
+                trying_ = true;
+                trial_count_ = 0;
+                alone_ = !alone_;
+            }
+            return;
+        }
+        if (trial_count_ >= trial - compared) trial_[std::size_t(trial_count_ - (trial - compared))] = seconds;
+        if (++trial_count_ < trial) return;
+        trying_ = false;
+        tried_ = true;
+        since_ = 0;
+        if (median(trial_) < median(kept_)) {
+            kept_ = trial_;
+            kept_count_ = compared;
+        } else {
+            alone_ = !alone_;
+        }
+    }
+
+private:
+    // The first jobs after a switch pay for it (waking the workers; a worker still spinning
+    // beside the caller), so a trial's first trial - compared jobs are not compared.
+    static constexpr int compared = 4, trial = 8, first = 16, period = 512;
+    using Times = std::array<double, std::size_t(compared)>;
+
+    static double median(Times t) noexcept {
+        std::sort(t.begin(), t.end());
+        return 0.5 * (t[compared / 2 - 1] + t[compared / 2]);
+    }
+
+    bool choose_;
+    bool alone_ = false, trying_ = false, tried_ = false;
+    int since_ = 0;  // jobs since the last trial ended, or since the start
+    int kept_count_ = 0, trial_count_ = 0;
+    Times kept_{}, trial_{};  // the last times of the way kept (a ring), of the trial
 };
 
 /// Asks the cache for the `n` scalars at `p`, every 64-byte line they touch (a hint; it

@@ -72,11 +72,21 @@ public:
         product(x, y, pass.nonzeros, pass.nonzero_words);
     }
 
-    // dx = dy W^T: (rows x units)(units x in).
+    // dx = dy W^T: (rows x units)(units x in), through the same product as the forward pass,
+    // which reads W^T row-major (copied here; in training, once per batch).
     void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy,
                   MatrixRef<S> dx) const override {
-        dx.noalias() = dy * kernel_.transpose();
+        const Matrix<S> transposed = kernel_.transpose();
+        input_gradient(dy, dx, transposed);
     }
+    void backward_training(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                           const TrainingPass& /*pass*/) const override {
+        input_gradient(dy, dx, kernel_t_);
+    }
+    // The batch's W^T. Each row of dx is then computed the same way whatever block of rows
+    // it is part of (Eigen's product rounds a row differently in blocks of 100 rows than of
+    // 50), so training gives the same weights on any number of threads.
+    void prepare_backward() override { kernel_t_ = kernel_.transpose(); }
 
     // Slice `part` owns kernel rows [r0, r1) (input features): dW[r0:r1] = x[:, r0:r1]^T dy,
     // (r1-r0 x batch)(batch x units). The last slice also writes db = column sums of dy.
@@ -122,6 +132,11 @@ private:
                         y.outerStride(), bias_.data(), nonzeros, words);
     }
 
+    void input_gradient(ConstMatrixRef<S> dy, MatrixRef<S> dx, const Matrix<S>& transposed) const {
+        const Index in = this->input_dim_, out = this->output_dim_;
+        detail::gemm<S>(dy.rows(), in, out, {dy.data(), dy.outerStride(), 1}, transposed.data(), in, dx.data(),
+                        dx.outerStride());
+    }
     void check_shape(const Matrix<S>& m, Index rows, Index cols, const char* what) const {
         if (m.rows() != rows || m.cols() != cols)
             throw shape_error(this->where() + ".set_weights: " + what + " expected " + std::to_string(rows) + "x" +
@@ -134,6 +149,7 @@ private:
     VectorMap<S> bias_;
     MatrixMap<S> kernel_grad_;
     VectorMap<S> bias_grad_;
+    Matrix<S> kernel_t_;  // W^T (units x in), made by prepare_backward
 };
 
 }  // namespace detail

@@ -93,11 +93,16 @@ public:
     /// overwritten. A model skips this call for its first layer.
     virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const = 0;
 
-    /// `backward` after `forward_training` with the same `pass`.
+    /// `backward` after `forward_training` with the same `pass`, after `prepare_backward`.
     virtual void backward_training(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                                    const TrainingPass& /*pass*/) const {
         backward(x, y, dy, dx);
     }
+    /// Called by the model before each training batch whose input gradients it needs, from
+    /// one thread, with the weights that batch reads: a layer may prepare there what every
+    /// block of rows of `backward_training` reads (Dense: its kernel transposed). The first
+    /// call may allocate; later ones must not.
+    virtual void prepare_backward() {}
 
     /// What the layer adds to the loss (a weight penalty such as L2), from its current
     /// weights; its gradient is part of what `gradient` writes. 0 for most layers.

@@ -22,6 +22,10 @@ struct History {
     std::vector<double> val_loss;      ///< loss on the validation data after the epoch
     std::vector<double> val_accuracy;  ///< accuracy on the validation data after the epoch
     std::vector<double> seconds;       ///< wall time of the epoch (training and validation)
+    /// The fraction of the epoch's batches that fit gave the calling thread alone because it
+    /// had found that faster than its team of threads (0 on one thread; not counting the
+    /// trials of 8 batches every 512 that find it out; see FitOptions::threads).
+    std::vector<double> alone;
 
     /// The figures recorded under `name`, as Keras's `history.history[name]`.
     /// \param name "loss", "accuracy", "val_loss" or "val_accuracy".

@@ -75,8 +75,13 @@ struct FitOptions {
     Index initial_epoch = 0;
     /// Seeds the shuffling; without it the model's own random stream is used.
     std::optional<std::uint64_t> seed{};
-    /// Threads that split every batch; 0 picks the number of cores. Results are bit-identical
-    /// for a given seed and thread count.
+    /// The most threads that split a batch; 0 picks the number of cores. With more than one,
+    /// fit times the batches as it trains and gives them to the calling thread alone while
+    /// that is faster than the team (on a machine whose cores are shared or busy; History's
+    /// `alone` tells how often). Results are bit-identical for a given seed whatever the
+    /// thread count, where lamina's float kernels do the products (float models built with
+    /// AVX2 and FMA); otherwise (double, or no AVX2) for a given seed and thread count, and
+    /// the team always trains.
     int threads = 0;
     /// Stop with a `training_error` as soon as the loss or a weight becomes NaN or infinite,
     /// keeping the weights of before that batch (as Keras's TerminateOnNaN callback, but

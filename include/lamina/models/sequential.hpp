@@ -486,6 +486,10 @@ private:
         const Index steps = (n + batch - 1) / batch;
         detail::FlushSubnormals flush;
         detail::Team& team = training_team(thread_count(options.threads, batch));
+        // Each batch on the team or on this thread alone, whichever is faster at the time: the
+        // weights are the same either way where every row of every product is computed the
+        // same way whatever block of rows it is in (lamina's float kernels).
+        detail::TeamChoice choice(team.size() > 1 && detail::gemm_rows_independent<S>);
         train_.resize(layers_, batch, true);
         Random own_rng(options.seed.value_or(0));
         Random& shuffle_rng = options.seed ? own_rng : rng_;
@@ -530,14 +534,19 @@ private:
             const auto run_batch = [&](Index step) {
                 const Index start = step * batch;
                 return train_step<T>(team, train_x, train_y, sequence ? sequence + start : nullptr, start,
-                                     std::min(batch, n - start), true);
+                                     std::min(batch, n - start), true, choice.alone());
             };
             if (guard_) checkpoint();
             double loss_sum = 0;
-            Index correct = 0;
+            Index correct = 0, alone = 0;
             for (Index step = 0; step < steps; ++step) {
                 const Index start = step * batch, rows = std::min(batch, n - start);
+                alone += choice.alone_kept();
+                const auto batch_start = std::chrono::steady_clock::now();
                 const auto [l, c] = run_batch(step);
+                if (rows == batch)
+                    choice.record(
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count());
                 if (guard_ && (!std::isfinite(l) || diverged_.get())) {
                     try {
                         restore_and_throw(epoch, step, steps, l, run_batch);  // the weights of before this batch
@@ -569,6 +578,7 @@ private:
             }
             const auto now = std::chrono::steady_clock::now();
             history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
+            history.alone.push_back(double(alone) / double(steps));
             // Progress's ETA takes the time so far as that of epochs 0..epoch: scale it to that.
             const double elapsed = std::chrono::duration<double>(now - fit_start).count();
             progress.epoch_end(logs, elapsed * double(epoch + 1) / double(epoch + 1 - options.initial_epoch));
@@ -681,15 +691,15 @@ private:
     // them), and notes each sample's non-zeros for the first layer as it converts it.
     template <class T>
     std::pair<double, Index> train_step(detail::Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y, const Index* order,
-                                        Index start, Index rows, bool update) {
+                                        Index start, Index rows, bool update, bool alone = false) {
         const Index head = fused_softmax_ ? size() - 1 : size();  // the loss reads acts[head]
         auto& ws = train_;
-        const int threads = team.size();
+        const int threads = alone ? 1 : team.size();
         const Index chunks_a = threads == 1 ? 1 : std::min<Index>(rows, chunks_per_member * threads);
         if (slices_for_ != threads) slice_weights(threads);  // allocates only when the team changes
         const auto chunks_b = Index(weight_slices_.size());
         diverged_.clear();
-        partial_loss_.assign(std::size_t(chunks_a), 0.0);
+        if (row_loss_.size() < rows) row_loss_.resize(rows);
         partial_correct_.assign(std::size_t(chunks_a), 0);
         // The weight penalties, of the weights before this step, count once per sample in the
         // summed loss (so that the epoch's mean loss includes them once).
@@ -700,8 +710,9 @@ private:
             return TrainingPass{detail::mix64(batch_seed + std::uint64_t(i)), r0};
         };
         if (update) optimizer_->begin_step();
+        for (Index i = 1; i < head; ++i) layers_[std::size_t(i)]->prepare_backward();
         // Where each gathered row is non-zero, for the first layer's product when it reads that.
-        const bool find_nonzeros = detail::gemm_reads_nonzeros<S> &&
+        const bool find_nonzeros = detail::gemm_rows_independent<S> &&
                                    dynamic_cast<const detail::DenseLayer<S>*>(layers_[0].get()) != nullptr;
         const Index words = detail::nonzero_words(x.cols());
         const auto phase_a = [&](Index chunk) {
@@ -729,7 +740,7 @@ private:
             }
             auto out = ws.acts[std::size_t(head)].middleRows(r0, len);
             MatrixRef<S> grad = ws.deltas[std::size_t(head)].middleRows(r0, len);
-            partial_loss_[std::size_t(chunk)] = double(loss_value(out, ws.target.middleRows(r0, len), &grad, rows));
+            loss_value(out, ws.target.middleRows(r0, len), &grad, rows, row_loss_.data() + r0);
             partial_correct_[std::size_t(chunk)] = metric::Accuracy::correct<S>(out, ws.target.middleRows(r0, len));
             for (Index i = head - 1; i >= 1; --i)
                 layers_[std::size_t(i)]->backward_training(ws.acts[std::size_t(i)].middleRows(r0, len),
@@ -749,26 +760,27 @@ private:
                 else optimizer_->update(params_.data(), grads_.data(), offset, range.size);
             }
         };
-        team.run_phases(chunks_a, phase_a, chunks_b, phase_b);
+        team.run_phases(chunks_a, phase_a, chunks_b, phase_b, alone);
+        // Summed row by row in order, the same however the rows were cut into chunks.
         double loss = penalty * double(rows);
+        for (Index r = 0; r < rows; ++r) loss += double(row_loss_[r]);
         Index correct = 0;
-        for (Index c = 0; c < chunks_a; ++c) {
-            loss += partial_loss_[std::size_t(c)];
-            correct += partial_correct_[std::size_t(c)];
-        }
+        for (Index c = 0; c < chunks_a; ++c) correct += partial_correct_[std::size_t(c)];
         return {loss, correct};
     }
 
-    // The summed loss of `out` (logits when fused with softmax) against `target`, and the
-    // gradient of the batch mean into *grad when given.
-    S loss_value(ConstMatrixRef<S> out, ConstMatrixRef<S> target, MatrixRef<S>* grad, Index batch) const {
+    // The summed loss of `out` (logits when fused with softmax) against `target`, the
+    // gradient of the batch mean into *grad when given, and each row's loss into
+    // row_losses[row] when given.
+    S loss_value(ConstMatrixRef<S> out, ConstMatrixRef<S> target, MatrixRef<S>* grad, Index batch,
+                 S* row_losses = nullptr) const {
         return std::visit(
             [&](const auto& l) -> S {
                 using L = std::decay_t<decltype(l)>;
                 if constexpr (std::is_same_v<L, loss::CategoricalCrossentropy>)
-                    return fused_softmax_ ? L::template from_logits<S>(out, target, grad, batch)
-                                          : L::template from_probabilities<S>(out, target, grad, batch);
-                else return L::template evaluate<S>(out, target, grad, batch);
+                    return fused_softmax_ ? L::template from_logits<S>(out, target, grad, batch, row_losses)
+                                          : L::template from_probabilities<S>(out, target, grad, batch, row_losses);
+                else return L::template evaluate<S>(out, target, grad, batch, row_losses);
             },
             loss_->kind());
     }
@@ -1057,7 +1069,7 @@ private:
     };
     std::vector<WeightSlice> weight_slices_;
     int slices_for_ = 0;  // the team size weight_slices_ was made for (0: none yet)
-    std::vector<double> partial_loss_;
+    Vector<S> row_loss_;  // the loss of each row of the running batch
     std::vector<Index> partial_correct_;
 
     // ----- Saving and loading: private helpers (see save, from_bytes, save_weights, load_weights) -----
