@@ -150,3 +150,20 @@ TEST_CASE("the sparse product finds every non-zero of A, however A is laid out",
         }
 }
 #endif
+
+TEST_CASE("transpose matches Eigen's for every shape, with row strides", "[gemm]") {
+    for (Index rows = 1; rows <= 27; ++rows)
+        for (Index cols = 1; cols <= 27; ++cols) {
+            // src is the left rows x cols block of a wider matrix, dst that of a wider one too.
+            const MF src = MF::Random(rows, cols + 3);
+            MF dst = MF::Constant(cols, rows + 5, -7.0f);
+            lamina::detail::transpose<float>(rows, cols, src.data(), src.cols(), dst.data(), dst.cols());
+            INFO(rows << " x " << cols);
+            REQUIRE(dst.leftCols(rows) == src.leftCols(cols).transpose());
+            REQUIRE((dst.rightCols(5).array() == -7.0f).all());  // nothing written past the block
+        }
+    const lamina::Matrix<double> d = lamina::Matrix<double>::Random(9, 11);
+    lamina::Matrix<double> t(11, 9);
+    lamina::detail::transpose<double>(9, 11, d.data(), 11, t.data(), 9);
+    CHECK(t == d.transpose());
+}

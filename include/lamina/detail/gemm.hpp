@@ -402,9 +402,53 @@ inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, In
     else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
 }
 
+// dst (8 x 8, row stride ld_dst) = the transpose of src (8 x 8, row stride ld_src): pairs of
+// rows interleaved, then pairs of pairs, then the 128-bit halves swapped across.
+inline void transpose_block8(const float* src, Index ld_src, float* dst, Index ld_dst) {
+    __m256 r[8], t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+
 }  // namespace gemm_avx2
 
 #endif
+
+/// dst (cols x rows, row stride ld_dst) = the transpose of src (rows x cols, row stride
+/// ld_src); the two must not overlap. Floats go 8 x 8 blocks at a time where AVX2 is on
+/// (Eigen's assignment of a transpose copies one value at a time).
+template <Scalar S>
+void transpose(Index rows, Index cols, const S* src, Index ld_src, S* dst, Index ld_dst) {
+    Index i0 = 0, j0 = 0;  // the rows and columns of src the blocks covered
+#if defined(LAMINA_GEMM_AVX2)
+    if constexpr (std::is_same_v<S, float>) {
+        i0 = rows / 8 * 8;
+        j0 = cols / 8 * 8;
+        for (Index i = 0; i < i0; i += 8)
+            for (Index j = 0; j < j0; j += 8)
+                gemm_avx2::transpose_block8(src + i * ld_src + j, ld_src, dst + j * ld_dst + i, ld_dst);
+    }
+#endif
+    for (Index i = 0; i < rows; ++i)
+        for (Index j = (i < i0 ? j0 : 0); j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
+}
 
 /// C = A B (+ bias added to every row when `bias` is not null).
 /// Shapes: A (m x k) given by strides (so a transposed view costs nothing), B (k x n) and

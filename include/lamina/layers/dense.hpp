@@ -76,7 +76,8 @@ public:
     // which reads W^T row-major (copied here; in training, once per batch).
     void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy,
                   MatrixRef<S> dx) const override {
-        const Matrix<S> transposed = kernel_.transpose();
+        Matrix<S> transposed;
+        transpose_kernel(transposed);
         input_gradient(dy, dx, transposed);
     }
     void backward_training(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy, MatrixRef<S> dx,
@@ -86,7 +87,7 @@ public:
     // The batch's W^T. Each row of dx is then computed the same way whatever block of rows
     // it is part of (Eigen's product rounds a row differently in blocks of 100 rows than of
     // 50), so training gives the same weights on any number of threads.
-    void prepare_backward() override { kernel_t_ = kernel_.transpose(); }
+    void prepare_backward() override { transpose_kernel(kernel_t_); }
 
     // Slice `part` owns kernel rows [r0, r1) (input features): dW[r0:r1] = x[:, r0:r1]^T dy,
     // (r1-r0 x batch)(batch x units). The last slice also writes db = column sums of dy.
@@ -132,6 +133,12 @@ private:
                         y.outerStride(), bias_.data(), nonzeros, words);
     }
 
+    // t = W^T (units x in); allocates only when t is not that size yet.
+    void transpose_kernel(Matrix<S>& t) const {
+        const Index in = this->input_dim_, out = this->output_dim_;
+        t.resize(out, in);
+        detail::transpose<S>(in, out, kernel_.data(), out, t.data(), in);
+    }
     void input_gradient(ConstMatrixRef<S> dy, MatrixRef<S> dx, const Matrix<S>& transposed) const {
         const Index in = this->input_dim_, out = this->output_dim_;
         detail::gemm<S>(dy.rows(), in, out, {dy.data(), dy.outerStride(), 1}, transposed.data(), in, dx.data(),
