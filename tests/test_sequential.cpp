@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -156,19 +157,24 @@ TEST_CASE("Training gives the same weights on any number of threads", "[sequenti
         model.initialize(7);
         if (deep) model.compile(lamina::loss::categorical_crossentropy, lamina::Adam{});
         else model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.01});
-        const auto history = model.fit(x, y,
-                                       {.batch_size = 100, .epochs = 2, .verbose = 0, .seed = 4, .threads = threads});
+        const auto history = model.fit(
+            x, y,
+            {.batch_size = 100, .epochs = 2, .verbose = 0, .validation_split = 0.05, .seed = 4, .threads = threads});
         if (threads == 1) CHECK(history.alone == std::vector<double>{0, 0});
-        return std::pair{model.to_bytes(), history.loss};
+        // Losses are summed row by row, not by blocks of rows that depend on the threads.
+        const double evaluated = model.evaluate(x, y, {.batch_size = 64 + threads, .threads = threads}).loss;
+        return std::tuple{model.to_bytes(), history.loss, history.val_loss, evaluated};
     };
     for (const bool deep : {false, true}) {
         INFO((deep ? "relu, dropout, tanh, Adam" : "the seed network's layers, SGD"));
-        const auto [weights, loss] = train(1, deep);
+        const auto one = train(1, deep);
         for (const int threads : {2, 3, 4}) {
             INFO(threads << " threads");
-            const auto [weights_n, loss_n] = train(threads, deep);
-            CHECK(weights_n == weights);
-            CHECK(loss_n == loss);  // summed row by row, not by blocks of rows
+            const auto many = train(threads, deep);
+            CHECK(std::get<0>(many) == std::get<0>(one));  // the weights
+            CHECK(std::get<1>(many) == std::get<1>(one));  // training losses
+            CHECK(std::get<2>(many) == std::get<2>(one));  // validation losses
+            CHECK(std::get<3>(many) == std::get<3>(one));  // evaluate
         }
     }
 }

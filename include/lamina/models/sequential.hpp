@@ -788,7 +788,9 @@ private:
     template <class T>
     Score evaluate_on(detail::Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y, Index batch_size) const {
         const Index head = fused_softmax_ ? size() - 1 : size();
-        std::vector<double> losses(std::size_t(team.size()), 0.0);
+        // Each row's loss, summed in row order after: the same whatever the thread count and
+        // batch size.
+        std::vector<S> row_losses(std::size_t(x.rows()));
         std::vector<Index> hits(std::size_t(team.size()), 0);
         team.run([&](int t) {
             const auto span = detail::split(x.rows(), t, team.size());
@@ -798,16 +800,14 @@ private:
                 ws.resize(layers_, rows);
                 forward_inputs<T>(x.middleRows(start, rows), ws, head, std::nullopt);
                 auto out = ws.acts[std::size_t(head)].topRows(rows);
-                losses[std::size_t(t)] += double(loss_value(out, y.middleRows(start, rows), nullptr, 1));
+                loss_value(out, y.middleRows(start, rows), nullptr, 1, row_losses.data() + start);
                 hits[std::size_t(t)] += metric::Accuracy::correct<S>(out, y.middleRows(start, rows));
             }
         });
         double loss = 0;
+        for (const S l : row_losses) loss += double(l);
         Index correct = 0;
-        for (std::size_t t = 0; t < losses.size(); ++t) {
-            loss += losses[t];
-            correct += hits[t];
-        }
+        for (const Index h : hits) correct += h;
         return {loss / double(x.rows()) + regularization_loss(), double(correct) / double(x.rows())};
     }
 
