@@ -9,7 +9,8 @@
 model is: the layers, the weights, the compile settings (loss, optimizer with its
 hyperparameters, metrics), the optimizer's state (step count and slots such as momentum)
 and the model's random stream. A loaded model predicts bit for bit as the saved one did,
-and its `fit` goes on exactly where the saved one stopped (same thread count assumed).
+and its `fit` goes on exactly where the saved one stopped (on any number of threads where
+lamina's float kernels do the products; with the same thread count otherwise).
 
 Every number is **little-endian**, whatever the machine. `u8/u32/u64` are unsigned
 integers, `i64` a two's complement signed one, `f64` an IEEE 754 binary64, and `scalar`

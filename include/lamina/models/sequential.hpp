@@ -303,10 +303,11 @@ public:
     /// Saves the whole model to `path` in lamina's model format (specified at the top of
     /// lamina/io/model_file.hpp): the layers, the weights, the compile settings, the
     /// optimizer's state and the model's random stream. `load_model<S>(path)` then gives a
-    /// model that predicts bit for bit as this one and whose `fit` (without a fit seed, same
-    /// thread count) goes on exactly where this one's stopped. The file is written to a
-    /// temporary file in the same folder and renamed into place: a failure leaves the old
-    /// file, or none, and no temporary file. Like `predict`, it only reads the model.
+    /// model that predicts bit for bit as this one and whose `fit` (without a fit seed; same
+    /// thread count where that matters, see FitOptions::threads) goes on exactly where this
+    /// one's stopped. The file is written to a temporary file in the same folder and renamed
+    /// into place: a failure leaves the old file, or none, and no temporary file. Like
+    /// `predict`, it only reads the model.
     /// \param path the file to write; its folder must exist.
     /// \throws io_error naming `path` if it cannot be written; error for a layer the format
     ///         cannot describe (a layer type of your own: Dense, Activation and Dropout are known).
@@ -676,15 +677,17 @@ private:
     static constexpr Index gather_ahead = 8;
 
     // One batch of `rows` samples, x.row(order[r]) for r < rows (x.row(start + r) without an
-    // order), as one job of the team in two phases of fixed chunks, which members claim as
-    // they come (a descheduled thread leaves its share to the others instead of stalling
-    // the batch). Phase A, `chunks_per_member` row blocks per member (one block when the team
-    // is one thread: nothing to balance, and the first layer's product reuses each depth chunk
-    // of its weights over all the rows): gather, forward, loss, and the input gradients down
-    // to layer 1. Phase B, slices of each layer's weights: the weight gradient and, when
-    // `update`, the optimizer step. The chunks depend on the batch, the layers and the team's
-    // size, never on which member runs them, and each writes its own outputs (partial sums
-    // added in chunk order): a seed and a thread count give the same training every time.
+    // order), as one job of the team (or of the caller `alone`, as a team of one would) in two
+    // phases of fixed chunks, which members claim as they come (a descheduled thread leaves
+    // its share to the others instead of stalling the batch). Phase A, `chunks_per_member` row
+    // blocks per member (one block for one thread: nothing to balance, and the first layer's
+    // product reuses each depth chunk of its weights over all the rows): gather, forward,
+    // loss, and the input gradients down to layer 1. Phase B, slices of each layer's weights:
+    // the weight gradient and, when `update`, the optimizer step. The chunks depend on the
+    // batch, the layers and the team's size, never on which member runs them, and each writes
+    // its own outputs (each row's loss, summed in row order after): a seed and a thread count
+    // give the same training every time; where every product computes a row the same way
+    // whatever block it is in (gemm_rows_independent), so does any thread count.
     // Returns the batch's summed loss and its number of correct predictions.
     // The gather asks the cache for the sample `gather_ahead` places ahead of the one it
     // converts (shuffled rows are scattered over memory; the hardware prefetcher cannot guess
