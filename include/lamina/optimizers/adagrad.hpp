@@ -66,12 +66,14 @@ namespace detail {
 template <Scalar S>
 class AdagradState final : public Optimizer<S> {
 public:
-    explicit AdagradState(const Adagrad& spec) : spec_(spec), lr_(S(spec.learning_rate)), epsilon_(S(spec.epsilon)) {}
+    explicit AdagradState(const Adagrad& spec) : spec_(spec), lr_(S(spec.learning_rate)), epsilon_(S(spec.epsilon)) {
+        slots_.add(accumulator_, "accumulator");
+    }
     AdagradState(const AdagradState&) = delete;  // slots() points into the object
     AdagradState& operator=(const AdagradState&) = delete;
 
     void build(Index n) override {
-        accumulator_ = Vector<S>::Constant(n, S(spec_.initial_accumulator_value));
+        slots_.fill(n, S(spec_.initial_accumulator_value));
         iterations_ = 0;
     }
     void begin_step() override { ++iterations_; }
@@ -83,7 +85,7 @@ public:
         accumulator += g.square();
         w -= lr_ * g / (accumulator + epsilon_).sqrt();
     }
-    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_; }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
     [[nodiscard]] OptimizerConfig get_config() const override {
         return {"Adagrad",
                 {{"learning_rate", spec_.learning_rate},
@@ -91,13 +93,9 @@ public:
                  {"epsilon", spec_.epsilon}}};
     }
     // The one slot: "accumulator".
-    [[nodiscard]] OptimizerState<S> get_state() const override {
-        return {iterations_, {{"accumulator", accumulator_}}};
-    }
+    [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(iterations_); }
     void set_state(const OptimizerState<S>& state) override {
-        static constexpr std::array<std::string_view, 1> names{"accumulator"};
-        check_state<S>("Adagrad", state, names, accumulator_.size());
-        accumulator_ = state.slots[0].second;
+        slots_.set("Adagrad", state);
         iterations_ = state.iterations;
     }
     [[nodiscard]] std::string config() const override {
@@ -110,7 +108,7 @@ private:
     Adagrad spec_;
     S lr_, epsilon_;
     Vector<S> accumulator_;
-    std::array<Vector<S>*, 1> slots_{&accumulator_};
+    NamedSlots<S, 1> slots_;  // the accumulator
     std::int64_t iterations_ = 0;
 };
 

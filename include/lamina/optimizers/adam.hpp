@@ -70,14 +70,16 @@ class AdamState final : public Optimizer<S> {
 public:
     explicit AdamState(const Adam& spec)
         : spec_(spec), one_minus_beta_1_(S(1 - spec.beta_1)), one_minus_beta_2_(S(1 - spec.beta_2)),
-          epsilon_(S(spec.epsilon)) {}
+          epsilon_(S(spec.epsilon)) {
+        slots_.add(m_, "momentum");
+        slots_.add(v_, "velocity");
+        if (spec_.amsgrad) slots_.add(v_hat_, "velocity_hat");
+    }
     AdamState(const AdamState&) = delete;  // slots() points into the object
     AdamState& operator=(const AdamState&) = delete;
 
     void build(Index n) override {
-        m_ = Vector<S>::Zero(n);
-        v_ = Vector<S>::Zero(n);
-        v_hat_ = spec_.amsgrad ? Vector<S>::Zero(n) : Vector<S>();
+        slots_.fill(n, S(0));
         iterations_ = 0;
     }
     void begin_step() override {
@@ -101,9 +103,7 @@ public:
             w -= alpha_ * m / (v.sqrt() + epsilon_);
         }
     }
-    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override {
-        return {slots_.data(), spec_.amsgrad ? std::size_t(3) : std::size_t(2)};
-    }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
     [[nodiscard]] OptimizerConfig get_config() const override {
         return {"Adam",
                 {{"learning_rate", spec_.learning_rate},
@@ -113,17 +113,9 @@ public:
                  {"amsgrad", spec_.amsgrad ? 1.0 : 0.0}}};
     }
     // Slots in this order: "momentum" (m), "velocity" (v), then "velocity_hat" with amsgrad.
-    [[nodiscard]] OptimizerState<S> get_state() const override {
-        OptimizerState<S> state{iterations_, {{"momentum", m_}, {"velocity", v_}}};
-        if (spec_.amsgrad) state.slots.emplace_back("velocity_hat", v_hat_);
-        return state;
-    }
+    [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(iterations_); }
     void set_state(const OptimizerState<S>& state) override {
-        static constexpr std::array<std::string_view, 3> names{"momentum", "velocity", "velocity_hat"};
-        check_state<S>("Adam", state, std::span(names).first(spec_.amsgrad ? 3 : 2), m_.size());
-        m_ = state.slots[0].second;
-        v_ = state.slots[1].second;
-        if (spec_.amsgrad) v_hat_ = state.slots[2].second;
+        slots_.set("Adam", state);
         iterations_ = state.iterations;
     }
     [[nodiscard]] std::string config() const override {
@@ -136,7 +128,7 @@ private:
     Adam spec_;
     S one_minus_beta_1_, one_minus_beta_2_, epsilon_;
     Vector<S> m_, v_, v_hat_;
-    std::array<Vector<S>*, 3> slots_{&m_, &v_, &v_hat_};
+    NamedSlots<S, 3> slots_;       // m, v, and v_hat with amsgrad
     std::int64_t iterations_ = 0;  // steps taken; begin_step makes it the current step's t
     S alpha_ = 0;                  // learning_rate * sqrt(1 - beta_2^t) / (1 - beta_1^t)
 };

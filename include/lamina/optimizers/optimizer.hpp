@@ -176,6 +176,48 @@ void check_state(std::string_view optimizer, const OptimizerState<S>& state, std
     }
 }
 
+/// An optimizer's per-parameter vectors in use (of at most N), with their Keras names, in
+/// order: what its `slots()`, `get_state` and `set_state` go through. It points at vectors
+/// of its owner, so it is neither copied nor moved.
+template <Scalar S, std::size_t N>
+class NamedSlots {
+public:
+    NamedSlots() = default;
+    NamedSlots(const NamedSlots&) = delete;
+    NamedSlots& operator=(const NamedSlots&) = delete;
+
+    /// Puts `slot` in use under `name`, after the slots added before.
+    void add(Vector<S>& slot, std::string_view name) noexcept {
+        slots_[count_] = &slot;
+        names_[count_] = name;
+        ++count_;
+    }
+    /// Makes every slot in use `n` copies of `value`.
+    void fill(Index n, S value) {
+        for (std::size_t i = 0; i < count_; ++i) *slots_[i] = Vector<S>::Constant(n, value);
+        size_ = n;
+    }
+    /// The slots in use, for `Optimizer::slots()`.
+    [[nodiscard]] std::span<Vector<S>* const> span() noexcept { return {slots_.data(), count_}; }
+    /// A state of `iterations` steps with a copy of every slot in use.
+    [[nodiscard]] OptimizerState<S> state(std::int64_t iterations) const {
+        OptimizerState<S> state{iterations, {}};
+        for (std::size_t i = 0; i < count_; ++i) state.slots.emplace_back(std::string(names_[i]), *slots_[i]);
+        return state;
+    }
+    /// Copies the slots of `state` in, after `check_state` (nothing changes when it throws).
+    void set(std::string_view optimizer, const OptimizerState<S>& state) {
+        check_state<S>(optimizer, state, std::span<const std::string_view>(names_.data(), count_), size_);
+        for (std::size_t i = 0; i < count_; ++i) *slots_[i] = state.slots[i].second;
+    }
+
+private:
+    std::array<Vector<S>*, N> slots_{};  // the first count_ are in use, named names_
+    std::array<std::string_view, N> names_{};
+    std::size_t count_ = 0;
+    Index size_ = 0;  // the values of each, as `fill` made them
+};
+
 }  // namespace detail
 
 }  // namespace lamina

@@ -77,15 +77,15 @@ public:
         : spec_(spec), lr_(S(spec.learning_rate)), rho_(S(spec.rho)), one_minus_rho_(S(1 - spec.rho)),
           momentum_(S(spec.momentum)), epsilon_(S(spec.epsilon)) {
         // The slots in use, in Keras's order.
-        add_slot(velocity_, "velocity");
-        if (spec_.momentum > 0) add_slot(momentum_slot_, "momentum");
-        if (spec_.centered) add_slot(average_, "average_gradient");
+        slots_.add(velocity_, "velocity");
+        if (spec_.momentum > 0) slots_.add(momentum_slot_, "momentum");
+        if (spec_.centered) slots_.add(average_, "average_gradient");
     }
     RmspropState(const RmspropState&) = delete;  // slots() points into the object
     RmspropState& operator=(const RmspropState&) = delete;
 
     void build(Index n) override {
-        for (std::size_t i = 0; i < count_; ++i) *slots_[i] = Vector<S>::Zero(n);
+        slots_.fill(n, S(0));
         iterations_ = 0;
     }
     void begin_step() override { ++iterations_; }
@@ -113,7 +113,7 @@ public:
             apply(lr_ * g / (v + epsilon_).sqrt());
         }
     }
-    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return {slots_.data(), count_}; }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
     [[nodiscard]] OptimizerConfig get_config() const override {
         return {"RMSprop",
                 {{"learning_rate", spec_.learning_rate},
@@ -123,14 +123,9 @@ public:
                  {"centered", spec_.centered ? 1.0 : 0.0}}};
     }
     // Slots: "velocity", then "momentum" (momentum > 0), then "average_gradient" (centered).
-    [[nodiscard]] OptimizerState<S> get_state() const override {
-        OptimizerState<S> state{iterations_, {}};
-        for (std::size_t i = 0; i < count_; ++i) state.slots.emplace_back(std::string(names_[i]), *slots_[i]);
-        return state;
-    }
+    [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(iterations_); }
     void set_state(const OptimizerState<S>& state) override {
-        check_state<S>("RMSprop", state, std::span<const std::string_view>(names_.data(), count_), velocity_.size());
-        for (std::size_t i = 0; i < count_; ++i) *slots_[i] = state.slots[i].second;
+        slots_.set("RMSprop", state);
         iterations_ = state.iterations;
     }
     [[nodiscard]] std::string config() const override {
@@ -140,18 +135,10 @@ public:
     }
 
 private:
-    void add_slot(Vector<S>& slot, std::string_view name) {
-        slots_[count_] = &slot;
-        names_[count_] = name;
-        ++count_;
-    }
-
     RMSprop spec_;
     S lr_, rho_, one_minus_rho_, momentum_, epsilon_;
     Vector<S> velocity_, momentum_slot_, average_;
-    std::array<Vector<S>*, 3> slots_{};  // the first count_ are in use, named names_
-    std::array<std::string_view, 3> names_{};
-    std::size_t count_ = 0;
+    NamedSlots<S, 3> slots_;
     std::int64_t iterations_ = 0;
 };
 

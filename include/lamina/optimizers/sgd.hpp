@@ -59,12 +59,14 @@ namespace detail {
 template <Scalar S>
 class SgdState final : public Optimizer<S> {
 public:
-    explicit SgdState(const SGD& spec) : spec_(spec) {}
+    explicit SgdState(const SGD& spec) : spec_(spec) {
+        if (spec_.momentum > 0) slots_.add(velocity_, "momentum");
+    }
     SgdState(const SgdState&) = delete;  // slots() points into the object
     SgdState& operator=(const SgdState&) = delete;
 
     void build(Index n) override {
-        velocity_ = spec_.momentum > 0 ? Vector<S>::Zero(n) : Vector<S>();
+        slots_.fill(n, S(0));
         step_ = -1;
     }
     void begin_step() override {
@@ -84,9 +86,7 @@ public:
         if (spec_.nesterov) w.noalias() += mu * v - lr_ * g;
         else w += v;
     }
-    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override {
-        return {slots_.data(), spec_.momentum > 0 ? std::size_t(1) : std::size_t(0)};
-    }
+    [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
     [[nodiscard]] OptimizerConfig get_config() const override {
         return {"SGD",
                 {{"learning_rate", spec_.learning_rate},
@@ -96,16 +96,9 @@ public:
     }
     // iterations = step_ + 1: step_ is the index of the last step taken (-1 before any).
     // The one slot, "momentum", is the velocity v (present only when momentum > 0).
-    [[nodiscard]] OptimizerState<S> get_state() const override {
-        OptimizerState<S> state{step_ + 1, {}};
-        if (velocity_.size() > 0) state.slots.emplace_back("momentum", velocity_);
-        return state;
-    }
+    [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(step_ + 1); }
     void set_state(const OptimizerState<S>& state) override {
-        static constexpr std::array<std::string_view, 1> names{"momentum"};
-        const bool with_momentum = spec_.momentum > 0;
-        check_state<S>("SGD", state, std::span(names).first(with_momentum ? 1 : 0), velocity_.size());
-        if (with_momentum) velocity_ = state.slots[0].second;
+        slots_.set("SGD", state);
         step_ = state.iterations - 1;
     }
     [[nodiscard]] std::string config() const override {
@@ -118,7 +111,7 @@ public:
 private:
     SGD spec_;
     Vector<S> velocity_;
-    std::array<Vector<S>*, 1> slots_{&velocity_};  // in use with momentum
+    NamedSlots<S, 1> slots_;  // the velocity, with momentum
     std::int64_t step_ = -1;
     S lr_ = 0;
 };
