@@ -114,6 +114,29 @@ TEST_CASE("The training step allocates nothing after the first batch", "[allocat
     }
 }
 
+TEST_CASE("fit allocates nothing per batch, on the team or on one thread", "[allocation]") {
+    // 600 batches against 60: on two threads fit tries one thread alone after 16 batches and
+    // the other way again 512 batches later, so the longer fit runs batches both ways.
+    if (malloc_intercepted()) return;
+    const lamina::Index n = 6000;
+    const lamina::Matrix<float> x = lamina::Matrix<float>::Random(n, 784).cwiseAbs() * 255;
+    lamina::Matrix<float> y = lamina::Matrix<float>::Zero(n, 10);
+    for (lamina::Index i = 0; i < n; ++i) y(i, i % 10) = 1;
+    for (int threads : {1, 2}) {
+        auto model = seed_like();
+        model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+        const auto count = [&](lamina::Index rows) {
+            return allocations_in([&] {
+                model.fit(x.topRows(rows), y.topRows(rows),
+                          {.batch_size = 10, .epochs = 1, .verbose = 0, .seed = 1, .threads = threads});
+            });
+        };
+        count(10);  // starts the model's threads (how often creating a thread allocates varies)
+        INFO("threads " << threads);
+        CHECK(count(n) == count(n / 10));
+    }
+}
+
 TEST_CASE("Single-sample predict into a buffer allocates nothing after the first call", "[allocation]") {
     if (malloc_intercepted()) return;
     auto model = seed_like();
