@@ -368,27 +368,32 @@ inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float
     }
 }
 
-// Whether A has few enough non-zeros for the row-at-a-time path: sampled on up to 8 of its
-// contiguous runs, rows when A.cs == 1, else depths (A.rs == 1), 64 values per compare mask.
+// How many of A's contiguous runs mostly_zero samples, and its rule: fewer non-zeros than
+// zeros among the values seen.
+constexpr Index SAMPLED_RUNS = 8;
+constexpr bool under_half(Index nonzeros, Index seen) { return seen > 0 && 2 * nonzeros < seen; }
+
+// Whether A has few enough non-zeros for the row-at-a-time path: sampled on up to
+// SAMPLED_RUNS of its contiguous runs, rows when A.cs == 1, else depths (A.rs == 1), 64
+// values per compare mask.
 inline bool mostly_zero(Index m, Index k, Strided<float> A) {
     const bool by_rows = A.cs == 1;
-    const Index runs = std::min<Index>(by_rows ? m : k, 8), length = by_rows ? k : m, stride = by_rows ? A.rs : A.cs;
+    const Index runs = std::min(by_rows ? m : k, SAMPLED_RUNS), length = by_rows ? k : m,
+                stride = by_rows ? A.rs : A.cs;
     Index nonzeros = 0;
     for (Index r = 0; r < runs; ++r)
         for (Index q = 0; q < length; q += 64)
             nonzeros += std::popcount(nonzero_mask(A.data + r * stride + q, std::min<Index>(64, length - q)));
-    const Index seen = runs * length;
-    return seen > 0 && 2 * nonzeros < seen;
+    return under_half(nonzeros, runs * length);
 }
 
-// Whether the first (up to 8) rows of A are mostly zero, as mostly_zero finds it, from the
-// caller's masks of A's non-zeros (`words` per row).
+// Whether the first (up to SAMPLED_RUNS) rows of A are mostly zero, as mostly_zero finds it,
+// from the caller's masks of A's non-zeros (`words` per row).
 inline bool mostly_zero(Index m, Index k, const std::uint64_t* nonzeros, Index words) {
-    const Index runs = std::min<Index>(m, 8);
+    const Index runs = std::min(m, SAMPLED_RUNS);
     Index count = 0;
     for (Index i = 0; i < runs * words; ++i) count += std::popcount(nonzeros[i]);
-    const Index seen = runs * k;
-    return seen > 0 && 2 * count < seen;
+    return under_half(count, runs * k);
 }
 
 // C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], with A's

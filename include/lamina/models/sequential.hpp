@@ -699,7 +699,9 @@ private:
         auto& ws = train_;
         const int threads = alone ? 1 : team.size();
         const Index chunks_a = threads == 1 ? 1 : std::min<Index>(rows, chunks_per_member * threads);
-        if (slices_for_ != threads) slice_weights(threads);  // allocates only when the team changes
+        // Sliced again when the team changes or a batch runs `alone` after one that did not (or
+        // the reverse); allocates only for more slices than any batch before.
+        if (slices_for_ != threads) slice_weights(threads);
         const auto chunks_b = Index(weight_slices_.size());
         diverged_.clear();
         if (row_loss_.size() < rows) row_loss_.resize(rows);
