@@ -2,7 +2,9 @@
 // lamina: mean squared error.
 #pragma once
 
+#include <array>
 #include <string_view>
+#include <utility>
 
 #include <lamina/core/types.hpp>
 
@@ -12,6 +14,11 @@ namespace lamina::loss {
 /// (o - y)^2 per sample, averaged over the batch.
 struct MeanSquaredError {
     static constexpr std::string_view name = "mean_squared_error";
+
+    /// The options a model file stores: none.
+    static constexpr auto options() noexcept {
+        return std::array<std::pair<std::string_view, bool MeanSquaredError::*>, 0>{};
+    }
 
     /// Sum over the rows of the per-sample loss, and, when `grad` is not null,
     /// dL/do = 2 (o - y) / (outputs * batch) into `*grad`; when `row_losses` is not null,
