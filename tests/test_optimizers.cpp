@@ -8,7 +8,10 @@
 #include <functional>
 #include <limits>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -443,6 +446,150 @@ TEST_CASE("from_config rejects other names, unknown, repeated and invalid hyperp
     CHECK(lamina::optimizer_from_config<float>({"Adam", {}})->get_config().name == "Adam");
     CHECK(lamina::optimizer_from_config<float>({"RMSprop", {}})->get_config().name == "RMSprop");
     CHECK(lamina::optimizer_from_config<float>({"Adagrad", {}})->get_config().name == "Adagrad");
+}
+
+namespace {
+
+// Every hyperparameter that `Spec` lists is set to a non-default value in `spec`; get_config
+// gives `expected` (names, values and order written out by hand) and config() `text`; and
+// from_config reads every field back, each one alone too (the others keeping their defaults).
+template <class Spec>
+void check_every_listed_field_round_trips(const Spec& spec, const HP& expected, const std::string& text) {
+    const Spec defaults{};
+    std::size_t listed = 0;
+    lamina::detail::for_each_hyperparameter<Spec>([&](const auto& h) {
+        INFO(Spec::name << "." << h.name);
+        CHECK(spec.*h.member != defaults.*h.member);  // else the round trip would not show it
+        ++listed;
+    });
+    CHECK(listed == expected.size());
+
+    const auto opt = spec.template build<float>();
+    const lamina::OptimizerConfig config = opt->get_config();
+    CHECK(config.name == Spec::name);
+    CHECK(config.hyperparameters == expected);
+    CHECK(opt->config() == text);
+
+    const Spec back = Spec::from_config(config);
+    lamina::detail::for_each_hyperparameter<Spec>([&](const auto& h) {
+        INFO(Spec::name << "." << h.name);
+        CHECK(back.*h.member == spec.*h.member);
+    });
+    CHECK(lamina::optimizer_from_config<double>(config)->config() == text);
+
+    for (std::size_t alone = 0; alone < expected.size(); ++alone) {
+        const Spec one = Spec::from_config({config.name, {expected[alone]}});
+        std::size_t i = 0;
+        lamina::detail::for_each_hyperparameter<Spec>([&](const auto& h) {
+            INFO(Spec::name << "." << h.name << " with only " << expected[alone].first << " given");
+            CHECK(one.*h.member == (i++ == alone ? spec.*h.member : defaults.*h.member));
+        });
+    }
+}
+
+// A spec of the test's own through the same generic code, with a rule that relates two
+// fields: it sits in validate(), after the rules of the single fields.
+struct Window {
+    double low = 0.1;
+    double high = 0.5;
+    bool wrap = false;
+    static constexpr std::string_view name = "Window";
+    static constexpr auto hyperparameters =
+        std::tuple{lamina::detail::hyperparameter("low", &Window::low, lamina::detail::non_negative),
+                   lamina::detail::hyperparameter("high", &Window::high, lamina::detail::positive),
+                   lamina::detail::hyperparameter("wrap", &Window::wrap, lamina::detail::boolean)};
+    void validate() const {
+        lamina::detail::validate_hyperparameters(*this);
+        if (!(low < high))
+            throw std::invalid_argument("Window: low must be below high, found " + lamina::detail::number_text(low) +
+                                        " and " + lamina::detail::number_text(high));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("Every listed hyperparameter of each optimizer round-trips through get_config and from_config",
+          "[optimizers][save]") {
+    check_every_listed_field_round_trips(
+        lamina::SGD{.learning_rate = 0.0123456789, .momentum = 0.8, .nesterov = true, .decay = 0.25},
+        HP{{"learning_rate", 0.0123456789}, {"momentum", 0.8}, {"nesterov", 1.0}, {"decay", 0.25}},
+        "SGD(learning_rate=0.0123456789, momentum=0.8, nesterov=true, decay=0.25)");
+    check_every_listed_field_round_trips(
+        lamina::Adam{.learning_rate = 0.02, .beta_1 = 0.7, .beta_2 = 0.95, .epsilon = 1e-5, .amsgrad = true},
+        HP{{"learning_rate", 0.02}, {"beta_1", 0.7}, {"beta_2", 0.95}, {"epsilon", 1e-5}, {"amsgrad", 1.0}},
+        "Adam(learning_rate=0.02, beta_1=0.7, beta_2=0.95, epsilon=1e-05, amsgrad=true)");
+    check_every_listed_field_round_trips(
+        lamina::RMSprop{.learning_rate = 0.03, .rho = 0.8, .momentum = 0.4, .epsilon = 1e-6, .centered = true},
+        HP{{"learning_rate", 0.03}, {"rho", 0.8}, {"momentum", 0.4}, {"epsilon", 1e-6}, {"centered", 1.0}},
+        "RMSprop(learning_rate=0.03, rho=0.8, momentum=0.4, epsilon=1e-06, centered=true)");
+    check_every_listed_field_round_trips(
+        lamina::Adagrad{.learning_rate = 0.2, .initial_accumulator_value = 0.3, .epsilon = 1e-4},
+        HP{{"learning_rate", 0.2}, {"initial_accumulator_value", 0.3}, {"epsilon", 1e-4}},
+        "Adagrad(learning_rate=0.2, initial_accumulator_value=0.3, epsilon=1e-04)");
+}
+
+TEST_CASE("from_config refuses an unknown or repeated name and a boolean other than 0 or 1, naming the optimizer "
+          "and the field",
+          "[optimizers][errors]") {
+    using Catch::Equals;
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"beta_1", 0.9}}}),
+                      Equals("SGD.from_config: unknown hyperparameter 'beta_1'; known: learning_rate, momentum, "
+                             "nesterov, decay"));
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"decay", 0}, {"momentum", 0.5}, {"decay", 0}}}),
+                      Equals("SGD.from_config: hyperparameter 'decay' given twice"));
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"nesterov", 0.5}}}),
+                      Equals("SGD.from_config: nesterov must be 0 or 1, found 0.5"));
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"nesterov", -1}}}),
+                      Equals("SGD.from_config: nesterov must be 0 or 1, found -1"));
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"momentum", 1}}}),
+                      Equals("SGD: momentum must be in [0, 1), found 1"));
+
+    CHECK_THROWS_WITH(lamina::Adam::from_config({"Adam", {{"rho", 0.9}}}),
+                      Equals("Adam.from_config: unknown hyperparameter 'rho'; known: learning_rate, beta_1, beta_2, "
+                             "epsilon, amsgrad"));
+    CHECK_THROWS_WITH(lamina::Adam::from_config({"Adam", {{"amsgrad", 1}, {"amsgrad", 1}}}),
+                      Equals("Adam.from_config: hyperparameter 'amsgrad' given twice"));
+    CHECK_THROWS_WITH(lamina::Adam::from_config({"Adam", {{"amsgrad", std::nan("")}}}),
+                      Equals("Adam.from_config: amsgrad must be 0 or 1, found nan"));
+
+    CHECK_THROWS_WITH(lamina::RMSprop::from_config({"RMSprop", {{"nesterov", 1}}}),
+                      Equals("RMSprop.from_config: unknown hyperparameter 'nesterov'; known: learning_rate, rho, "
+                             "momentum, epsilon, centered"));
+    CHECK_THROWS_WITH(lamina::RMSprop::from_config({"RMSprop", {{"centered", 0}, {"centered", 1}}}),
+                      Equals("RMSprop.from_config: hyperparameter 'centered' given twice"));
+    CHECK_THROWS_WITH(lamina::RMSprop::from_config({"RMSprop", {{"centered", 0.5}}}),
+                      Equals("RMSprop.from_config: centered must be 0 or 1, found 0.5"));
+
+    CHECK_THROWS_WITH(lamina::Adagrad::from_config({"Adagrad", {{"amsgrad", 0}}}),
+                      Equals("Adagrad.from_config: unknown hyperparameter 'amsgrad'; known: learning_rate, "
+                             "initial_accumulator_value, epsilon"));
+    CHECK_THROWS_WITH(lamina::Adagrad::from_config({"Adagrad", {{"learning_rate", 0.1}, {"learning_rate", 0.2}}}),
+                      Equals("Adagrad.from_config: hyperparameter 'learning_rate' given twice"));
+
+    // The generic checks all come before the booleans are read: an unknown name after a bad boolean wins.
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"SGD", {{"nesterov", 2}, {"rho", 0}}}),
+                      Equals("SGD.from_config: unknown hyperparameter 'rho'; known: learning_rate, momentum, "
+                             "nesterov, decay"));
+}
+
+TEST_CASE("A spec's list feeds its validation, config and text; a rule across fields stays in validate()",
+          "[optimizers][errors]") {
+    using Catch::Equals;
+    using lamina::detail::spec_from_config;
+    CHECK(lamina::detail::config_of(Window{}).hyperparameters == HP{{"low", 0.1}, {"high", 0.5}, {"wrap", 0.0}});
+    CHECK(lamina::detail::config_text(Window{.wrap = true}) == "Window(low=0.1, high=0.5, wrap=true)");
+    const Window w = spec_from_config<Window>({"Window", {{"wrap", 1}, {"high", 2}}});
+    CHECK(w.low == 0.1);
+    CHECK(w.high == 2);
+    CHECK(w.wrap);
+    CHECK_THROWS_WITH(spec_from_config<Window>({"Window", {{"low", -1}}}),
+                      Equals("Window: low must be >= 0 and finite, found -1"));
+    CHECK_THROWS_WITH(spec_from_config<Window>({"Window", {{"low", 0.6}}}),
+                      Equals("Window: low must be below high, found 0.6 and 0.5"));
+    CHECK_THROWS_WITH((Window{.low = 1, .high = 1}.validate()),
+                      Equals("Window: low must be below high, found 1 and 1"));
+    CHECK_THROWS_WITH(spec_from_config<Window>({"Windows", {}}),
+                      Equals("Window.from_config: the config is for 'Windows', not 'Window'"));
 }
 
 // ===== State =====

@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <lamina/optimizers/sgd.hpp>
 
@@ -79,4 +82,23 @@ TEST_CASE("SGD has Keras's defaults and rejects invalid settings", "[sgd][errors
                       Catch::Contains("momentum") && Catch::Contains("[0, 1)"));
     CHECK_THROWS_AS((lamina::SGD{.momentum = -0.1}.build<float>()), std::invalid_argument);
     CHECK_THROWS_AS((lamina::SGD{.decay = -1}.build<float>()), std::invalid_argument);
+}
+
+TEST_CASE("SGD's config lists its hyperparameters in Keras's order and its text keeps every digit", "[sgd][save]") {
+    using HP = std::vector<std::pair<std::string, double>>;
+    const auto opt = lamina::SGD{.learning_rate = 0.0123456789, .momentum = 0.9, .nesterov = true}.build<float>();
+    CHECK(opt->get_config().name == "SGD");
+    CHECK(opt->get_config().hyperparameters ==
+          HP{{"learning_rate", 0.0123456789}, {"momentum", 0.9}, {"nesterov", 1.0}, {"decay", 0.0}});
+    // Every number as the shortest text that reads back as it (a stream's 6 digits gave 0.0123457).
+    CHECK(opt->config() == "SGD(learning_rate=0.0123456789, momentum=0.9, nesterov=true, decay=0)");
+    CHECK(lamina::SGD{.decay = 1e-7}.build<double>()->config() ==
+          "SGD(learning_rate=0.01, momentum=0, nesterov=false, decay=1e-07)");
+    const lamina::SGD back = lamina::SGD::from_config(opt->get_config());
+    CHECK(back.learning_rate == 0.0123456789);
+    CHECK(back.momentum == 0.9);
+    CHECK(back.nesterov);
+    CHECK(back.decay == 0.0);
+    CHECK_THROWS_WITH(lamina::SGD::from_config({"Adam", {}}),
+                      Catch::Equals("SGD.from_config: the config is for 'Adam', not 'SGD'"));
 }

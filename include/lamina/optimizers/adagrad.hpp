@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <lamina/core/types.hpp>
 #include <lamina/optimizers/optimizer.hpp>
@@ -40,19 +41,25 @@ struct Adagrad {
     double initial_accumulator_value = 0.1;
     double epsilon = 1e-7;
 
+    static constexpr std::string_view name = "Adagrad";
+    /// Every hyperparameter, once: its Keras name, member and rule, in the order of
+    /// `get_config()` and `config()`.
+    static constexpr auto hyperparameters = std::tuple{
+        detail::hyperparameter("learning_rate", &Adagrad::learning_rate, detail::positive),
+        detail::hyperparameter("initial_accumulator_value", &Adagrad::initial_accumulator_value, detail::non_negative),
+        detail::hyperparameter("epsilon", &Adagrad::epsilon, detail::positive)};
+
     /// \throws std::invalid_argument for a learning rate or epsilon that is not positive and
     ///         finite, or an initial_accumulator_value that is negative or not finite.
-    void validate() const {
-        detail::require_positive("Adagrad", "learning_rate", learning_rate);
-        detail::require_non_negative("Adagrad", "initial_accumulator_value", initial_accumulator_value);
-        detail::require_positive("Adagrad", "epsilon", epsilon);
-    }
+    void validate() const { detail::validate_hyperparameters(*this); }
 
     /// The spec of `config` (as `get_config()` of an Adagrad optimizer gives it):
     /// hyperparameters it lacks keep their defaults.
     /// \throws std::invalid_argument if the name is not "Adagrad", a hyperparameter is
     ///         unknown or given twice, or the values fail `validate()`.
-    [[nodiscard]] static Adagrad from_config(const OptimizerConfig& config);
+    [[nodiscard]] static Adagrad from_config(const OptimizerConfig& config) {
+        return detail::spec_from_config<Adagrad>(config);
+    }
 
     /// The optimizer's state for a model of scalar `S`.
     template <Scalar S>
@@ -64,9 +71,10 @@ namespace detail {
 /// Adagrad's per-model state: the step count and the accumulated squared gradient of every
 /// parameter.
 template <Scalar S>
-class AdagradState final : public Optimizer<S> {
+class AdagradState final : public OptimizerOf<S, Adagrad> {
 public:
-    explicit AdagradState(const Adagrad& spec) : spec_(spec), lr_(S(spec.learning_rate)), epsilon_(S(spec.epsilon)) {
+    explicit AdagradState(const Adagrad& spec)
+        : OptimizerOf<S, Adagrad>(spec), lr_(S(spec.learning_rate)), epsilon_(S(spec.epsilon)) {
         slots_.add(accumulator_, "accumulator");
     }
     AdagradState(const AdagradState&) = delete;  // slots() points into the object
@@ -86,26 +94,15 @@ public:
         w -= lr_ * g / (accumulator + epsilon_).sqrt();
     }
     [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
-    [[nodiscard]] OptimizerConfig get_config() const override {
-        return {"Adagrad",
-                {{"learning_rate", spec_.learning_rate},
-                 {"initial_accumulator_value", spec_.initial_accumulator_value},
-                 {"epsilon", spec_.epsilon}}};
-    }
     // The one slot: "accumulator".
     [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(iterations_); }
     void set_state(const OptimizerState<S>& state) override {
-        slots_.set("Adagrad", state);
+        slots_.set(Adagrad::name, state);
         iterations_ = state.iterations;
-    }
-    [[nodiscard]] std::string config() const override {
-        return "Adagrad(learning_rate=" + number_text(spec_.learning_rate) +
-               ", initial_accumulator_value=" + number_text(spec_.initial_accumulator_value) +
-               ", epsilon=" + number_text(spec_.epsilon) + ")";
     }
 
 private:
-    Adagrad spec_;
+    using OptimizerOf<S, Adagrad>::spec_;
     S lr_, epsilon_;
     Vector<S> accumulator_;
     NamedSlots<S, 1> slots_;  // the accumulator
@@ -113,17 +110,6 @@ private:
 };
 
 }  // namespace detail
-
-inline Adagrad Adagrad::from_config(const OptimizerConfig& config) {
-    const auto values = detail::hyperparameters_of<3>(config, "Adagrad",
-                                                      {"learning_rate", "initial_accumulator_value", "epsilon"});
-    Adagrad adagrad;
-    if (values[0]) adagrad.learning_rate = *values[0];
-    if (values[1]) adagrad.initial_accumulator_value = *values[1];
-    if (values[2]) adagrad.epsilon = *values[2];
-    adagrad.validate();
-    return adagrad;
-}
 
 template <Scalar S>
 std::unique_ptr<Optimizer<S>> Adagrad::build() const {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <lamina/core/types.hpp>
 #include <lamina/optimizers/optimizer.hpp>
@@ -42,20 +43,27 @@ struct Adam {
     double epsilon = 1e-7;
     bool amsgrad = false;
 
+    static constexpr std::string_view name = "Adam";
+    /// Every hyperparameter, once: its Keras name, member and rule, in the order of
+    /// `get_config()` and `config()`.
+    static constexpr auto hyperparameters =
+        std::tuple{detail::hyperparameter("learning_rate", &Adam::learning_rate, detail::positive),
+                   detail::hyperparameter("beta_1", &Adam::beta_1, detail::unit_interval),
+                   detail::hyperparameter("beta_2", &Adam::beta_2, detail::unit_interval),
+                   detail::hyperparameter("epsilon", &Adam::epsilon, detail::positive),
+                   detail::hyperparameter("amsgrad", &Adam::amsgrad, detail::boolean)};
+
     /// \throws std::invalid_argument for a learning rate or epsilon that is not positive and
     ///         finite, or a beta_1 or beta_2 outside [0, 1).
-    void validate() const {
-        detail::require_positive("Adam", "learning_rate", learning_rate);
-        detail::require_unit_interval("Adam", "beta_1", beta_1);
-        detail::require_unit_interval("Adam", "beta_2", beta_2);
-        detail::require_positive("Adam", "epsilon", epsilon);
-    }
+    void validate() const { detail::validate_hyperparameters(*this); }
 
     /// The spec of `config` (as `get_config()` of an Adam optimizer gives it): hyperparameters
     /// it lacks keep their defaults.
     /// \throws std::invalid_argument if the name is not "Adam", a hyperparameter is unknown or
     ///         given twice, "amsgrad" is not 0 or 1, or the values fail `validate()`.
-    [[nodiscard]] static Adam from_config(const OptimizerConfig& config);
+    [[nodiscard]] static Adam from_config(const OptimizerConfig& config) {
+        return detail::spec_from_config<Adam>(config);
+    }
 
     /// The optimizer's state for a model of scalar `S`.
     template <Scalar S>
@@ -66,10 +74,10 @@ namespace detail {
 
 /// Adam's per-model state: the step count and m, v (and v_hat) of every parameter.
 template <Scalar S>
-class AdamState final : public Optimizer<S> {
+class AdamState final : public OptimizerOf<S, Adam> {
 public:
     explicit AdamState(const Adam& spec)
-        : spec_(spec), one_minus_beta_1_(S(1 - spec.beta_1)), one_minus_beta_2_(S(1 - spec.beta_2)),
+        : OptimizerOf<S, Adam>(spec), one_minus_beta_1_(S(1 - spec.beta_1)), one_minus_beta_2_(S(1 - spec.beta_2)),
           epsilon_(S(spec.epsilon)) {
         slots_.add(m_, "momentum");
         slots_.add(v_, "velocity");
@@ -104,28 +112,15 @@ public:
         }
     }
     [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
-    [[nodiscard]] OptimizerConfig get_config() const override {
-        return {"Adam",
-                {{"learning_rate", spec_.learning_rate},
-                 {"beta_1", spec_.beta_1},
-                 {"beta_2", spec_.beta_2},
-                 {"epsilon", spec_.epsilon},
-                 {"amsgrad", spec_.amsgrad ? 1.0 : 0.0}}};
-    }
     // Slots in this order: "momentum" (m), "velocity" (v), then "velocity_hat" with amsgrad.
     [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(iterations_); }
     void set_state(const OptimizerState<S>& state) override {
-        slots_.set("Adam", state);
+        slots_.set(Adam::name, state);
         iterations_ = state.iterations;
-    }
-    [[nodiscard]] std::string config() const override {
-        return "Adam(learning_rate=" + number_text(spec_.learning_rate) + ", beta_1=" + number_text(spec_.beta_1) +
-               ", beta_2=" + number_text(spec_.beta_2) + ", epsilon=" + number_text(spec_.epsilon) +
-               ", amsgrad=" + (spec_.amsgrad ? "true" : "false") + ")";
     }
 
 private:
-    Adam spec_;
+    using OptimizerOf<S, Adam>::spec_;
     S one_minus_beta_1_, one_minus_beta_2_, epsilon_;
     Vector<S> m_, v_, v_hat_;
     NamedSlots<S, 3> slots_;       // m, v, and v_hat with amsgrad
@@ -134,19 +129,6 @@ private:
 };
 
 }  // namespace detail
-
-inline Adam Adam::from_config(const OptimizerConfig& config) {
-    const auto values = detail::hyperparameters_of<5>(config, "Adam",
-                                                      {"learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"});
-    Adam adam;
-    if (values[0]) adam.learning_rate = *values[0];
-    if (values[1]) adam.beta_1 = *values[1];
-    if (values[2]) adam.beta_2 = *values[2];
-    if (values[3]) adam.epsilon = *values[3];
-    if (values[4]) adam.amsgrad = detail::boolean_hyperparameter("Adam", "amsgrad", *values[4]);
-    adam.validate();
-    return adam;
-}
 
 template <Scalar S>
 std::unique_ptr<Optimizer<S>> Adam::build() const {

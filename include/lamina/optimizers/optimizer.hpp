@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -96,44 +98,106 @@ inline std::string number_text(double value) {
     return std::string(buffer, result.ptr);
 }
 
-/// \throws std::invalid_argument "<optimizer>: <field> must be positive and finite, found <value>".
-inline void require_positive(std::string_view optimizer, std::string_view field, double value) {
-    if (!(value > 0) || !std::isfinite(value))
-        throw std::invalid_argument(std::string(optimizer) + ": " + std::string(field) +
-                                    " must be positive and finite, found " + number_text(value));
+/// What a numeric hyperparameter must satisfy: the test, and the words of the refusal
+/// ("<optimizer>: <field> <must>, found <value>"). `positive`, `non_negative` and
+/// `unit_interval` are the ones in use; a new optimizer may define its own.
+struct Rule {
+    bool (*holds)(double value);
+    std::string_view must;
+};
+
+inline bool is_positive_and_finite(double value) { return value > 0 && std::isfinite(value); }
+inline bool is_non_negative_and_finite(double value) { return value >= 0 && std::isfinite(value); }
+inline bool is_in_unit_interval(double value) { return value >= 0 && value < 1; }
+
+/// Learning rates, epsilons: > 0 and finite.
+inline constexpr Rule positive{&is_positive_and_finite, "must be positive and finite"};
+/// Decays, initial accumulators: >= 0 and finite.
+inline constexpr Rule non_negative{&is_non_negative_and_finite, "must be >= 0 and finite"};
+/// Momenta, betas, rho: in [0, 1).
+inline constexpr Rule unit_interval{&is_in_unit_interval, "must be in [0, 1)"};
+
+/// The rule of a bool hyperparameter: any bool is valid; a config holds it as 0 or 1, and
+/// `from_config` refuses any other number.
+struct Boolean {};
+inline constexpr Boolean boolean{};
+
+/// One entry of an optimizer spec's hyperparameter list: the Keras name, the member, the rule.
+template <class Spec, class T, class R>
+struct Hyperparameter {
+    std::string_view name;
+    T Spec::*member;
+    R rule;
+};
+
+/// An entry of a spec's `hyperparameters` list: a double member with a Rule, or a bool
+/// member with `boolean`. Every spec lists its hyperparameters once, in the order that
+/// `get_config` (and so the model file) and `config()` give them:
+///
+/// \code
+/// struct SGD {
+///     double learning_rate = 0.01;
+///     bool nesterov = false;
+///     static constexpr std::string_view name = "SGD";
+///     static constexpr auto hyperparameters =
+///         std::tuple{detail::hyperparameter("learning_rate", &SGD::learning_rate, detail::positive),
+///                    detail::hyperparameter("nesterov", &SGD::nesterov, detail::boolean)};
+///     void validate() const { detail::validate_hyperparameters(*this); }
+///     static SGD from_config(const OptimizerConfig& c) { return detail::spec_from_config<SGD>(c); }
+/// };
+/// \endcode
+///
+/// A rule that relates two fields goes into the spec's `validate()`, after
+/// `validate_hyperparameters`: `from_config` and `build` both call `validate()`.
+template <class Spec, class T, class R>
+constexpr Hyperparameter<Spec, T, R> hyperparameter(std::string_view name, T Spec::*member, R rule) {
+    static_assert((std::is_same_v<T, double> && std::is_same_v<R, Rule>) ||
+                      (std::is_same_v<T, bool> && std::is_same_v<R, Boolean>),
+                  "a hyperparameter is a double with a Rule or a bool with detail::boolean");
+    return {name, member, rule};
 }
 
-/// \throws std::invalid_argument "<optimizer>: <field> must be >= 0 and finite, found <value>".
-inline void require_non_negative(std::string_view optimizer, std::string_view field, double value) {
-    if (!(value >= 0) || !std::isfinite(value))
-        throw std::invalid_argument(std::string(optimizer) + ": " + std::string(field) +
-                                    " must be >= 0 and finite, found " + number_text(value));
+/// Calls `f(h)` for every entry h of `Spec::hyperparameters`, in list order.
+template <class Spec, class F>
+void for_each_hyperparameter(F&& f) {
+    std::apply([&](const auto&... h) { (f(h), ...); }, Spec::hyperparameters);
 }
 
-/// \throws std::invalid_argument "<optimizer>: <field> must be in [0, 1), found <value>".
-inline void require_unit_interval(std::string_view optimizer, std::string_view field, double value) {
-    if (!(value >= 0 && value < 1))
-        throw std::invalid_argument(std::string(optimizer) + ": " + std::string(field) + " must be in [0, 1), found " +
-                                    number_text(value));
+/// Checks every double hyperparameter of `spec` against its rule, in list order.
+/// \throws std::invalid_argument "<optimizer>: <field> <must>, found <value>" for the first
+///         that fails, e.g. "Adam: beta_1 must be in [0, 1), found 1.5".
+template <class Spec>
+void validate_hyperparameters(const Spec& spec) {
+    for_each_hyperparameter<Spec>([&](const auto& h) {
+        if constexpr (std::is_same_v<decltype(h.rule), Rule>) {
+            const double value = spec.*h.member;
+            if (!h.rule.holds(value))
+                throw std::invalid_argument(std::string(Spec::name) + ": " + std::string(h.name) + " " +
+                                            std::string(h.rule.must) + ", found " + number_text(value));
+        }
+    });
 }
 
-/// The hyperparameters of `config` in the order of `known` (empty where not given), for an
-/// optimizer's `from_config`.
-/// \throws std::invalid_argument if `config` is not for `optimizer`, or names a
-///         hyperparameter that is not in `known` or names one twice.
-template <std::size_t N>
-[[nodiscard]] std::array<std::optional<double>, N> hyperparameters_of(const OptimizerConfig& config,
-                                                                      std::string_view optimizer,
-                                                                      const std::array<std::string_view, N>& known) {
-    const std::string where = std::string(optimizer) + ".from_config: ";
-    if (config.name != optimizer)
-        throw std::invalid_argument(where + "the config is for '" + config.name + "', not '" + std::string(optimizer) +
+/// The spec that `config` describes (as `config_of` writes it): hyperparameters it lacks
+/// keep their defaults; then `Spec::validate()`.
+/// \throws std::invalid_argument "<optimizer>.from_config: ..." if `config` is for another
+///         optimizer, names a hyperparameter that is not listed or names one twice, or gives
+///         a boolean other than 0 or 1; or what `validate()` throws.
+template <class Spec>
+[[nodiscard]] Spec spec_from_config(const OptimizerConfig& config) {
+    const std::string where = std::string(Spec::name) + ".from_config: ";
+    if (config.name != Spec::name)
+        throw std::invalid_argument(where + "the config is for '" + config.name + "', not '" + std::string(Spec::name) +
                                     "'");
-    std::array<std::optional<double>, N> values;
+    constexpr auto known =
+        std::apply([](const auto&... h) { return std::array<std::string_view, sizeof...(h)>{h.name...}; },
+                   Spec::hyperparameters);
+    // The given values in list order (empty where not given).
+    std::array<std::optional<double>, known.size()> values;
     for (const auto& [name, value] : config.hyperparameters) {
         std::size_t which = 0;
-        while (which < N && known[which] != name) ++which;
-        if (which == N) {
+        while (which < known.size() && known[which] != name) ++which;
+        if (which == known.size()) {
             std::string list;
             for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
             throw std::invalid_argument(where + "unknown hyperparameter '" + name + "'; known: " + list);
@@ -141,16 +205,44 @@ template <std::size_t N>
         if (values[which]) throw std::invalid_argument(where + "hyperparameter '" + name + "' given twice");
         values[which] = value;
     }
-    return values;
+    Spec spec;
+    std::size_t i = 0;
+    for_each_hyperparameter<Spec>([&](const auto& h) {
+        const std::optional<double>& value = values[i++];
+        if (!value) return;
+        if constexpr (std::is_same_v<decltype(h.rule), Boolean>) {
+            if (*value != 0 && *value != 1)
+                throw std::invalid_argument(where + std::string(h.name) + " must be 0 or 1, found " +
+                                            number_text(*value));
+            spec.*h.member = *value == 1;
+        } else {
+            spec.*h.member = *value;
+        }
+    });
+    spec.validate();
+    return spec;
 }
 
-/// A boolean hyperparameter as configs hold it: 0 or 1.
-/// \throws std::invalid_argument "<optimizer>.from_config: <name> must be 0 or 1, found <value>".
-inline bool boolean_hyperparameter(std::string_view optimizer, std::string_view name, double value) {
-    if (value != 0 && value != 1)
-        throw std::invalid_argument(std::string(optimizer) + ".from_config: " + std::string(name) +
-                                    " must be 0 or 1, found " + number_text(value));
-    return value == 1;
+/// The name and hyperparameters of `spec` in list order, booleans as 0 or 1.
+template <class Spec>
+[[nodiscard]] OptimizerConfig config_of(const Spec& spec) {
+    OptimizerConfig config{std::string(Spec::name), {}};
+    for_each_hyperparameter<Spec>(
+        [&](const auto& h) { config.hyperparameters.emplace_back(std::string(h.name), double(spec.*h.member)); });
+    return config;
+}
+
+/// `spec` in one line, its hyperparameters in list order:
+/// "Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=false)".
+template <class Spec>
+[[nodiscard]] std::string config_text(const Spec& spec) {
+    std::string text;
+    for_each_hyperparameter<Spec>([&](const auto& h) {
+        text += (text.empty() ? "" : ", ") + std::string(h.name) + "=";
+        if constexpr (std::is_same_v<decltype(h.rule), Boolean>) text += spec.*h.member ? "true" : "false";
+        else text += number_text(spec.*h.member);
+    });
+    return std::string(Spec::name) + "(" + text + ")";
 }
 
 /// Checks a `set_state` argument against the slots an optimizer built: the step count is
@@ -216,6 +308,21 @@ private:
     std::array<std::string_view, N> names_{};
     std::size_t count_ = 0;
     Index size_ = 0;  // the values of each, as `fill` made them
+};
+
+/// The part of an optimizer's state that its spec decides: the spec, and from the spec's
+/// hyperparameter list `get_config` and `config`, the same for every optimizer. A state
+/// class (SgdState, AdamState, ...) derives from it and adds its slots and its update.
+template <Scalar S, class Spec>
+class OptimizerOf : public Optimizer<S> {
+public:
+    [[nodiscard]] OptimizerConfig get_config() const final { return config_of(spec_); }
+    [[nodiscard]] std::string config() const final { return config_text(spec_); }
+
+protected:
+    explicit OptimizerOf(const Spec& spec) : spec_(spec) {}
+
+    Spec spec_;  // as validated by Spec::build
 };
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <lamina/core/types.hpp>
 #include <lamina/optimizers/optimizer.hpp>
@@ -46,20 +47,27 @@ struct RMSprop {
     double epsilon = 1e-7;
     bool centered = false;
 
+    static constexpr std::string_view name = "RMSprop";
+    /// Every hyperparameter, once: its Keras name, member and rule, in the order of
+    /// `get_config()` and `config()`.
+    static constexpr auto hyperparameters =
+        std::tuple{detail::hyperparameter("learning_rate", &RMSprop::learning_rate, detail::positive),
+                   detail::hyperparameter("rho", &RMSprop::rho, detail::unit_interval),
+                   detail::hyperparameter("momentum", &RMSprop::momentum, detail::unit_interval),
+                   detail::hyperparameter("epsilon", &RMSprop::epsilon, detail::positive),
+                   detail::hyperparameter("centered", &RMSprop::centered, detail::boolean)};
+
     /// \throws std::invalid_argument for a learning rate or epsilon that is not positive and
     ///         finite, or a rho or momentum outside [0, 1).
-    void validate() const {
-        detail::require_positive("RMSprop", "learning_rate", learning_rate);
-        detail::require_unit_interval("RMSprop", "rho", rho);
-        detail::require_unit_interval("RMSprop", "momentum", momentum);
-        detail::require_positive("RMSprop", "epsilon", epsilon);
-    }
+    void validate() const { detail::validate_hyperparameters(*this); }
 
     /// The spec of `config` (as `get_config()` of an RMSprop optimizer gives it):
     /// hyperparameters it lacks keep their defaults.
     /// \throws std::invalid_argument if the name is not "RMSprop", a hyperparameter is unknown
     ///         or given twice, "centered" is not 0 or 1, or the values fail `validate()`.
-    [[nodiscard]] static RMSprop from_config(const OptimizerConfig& config);
+    [[nodiscard]] static RMSprop from_config(const OptimizerConfig& config) {
+        return detail::spec_from_config<RMSprop>(config);
+    }
 
     /// The optimizer's state for a model of scalar `S`.
     template <Scalar S>
@@ -71,10 +79,10 @@ namespace detail {
 /// RMSprop's per-model state: the step count, and the velocity (with momentum the momentum,
 /// centered the average gradient) of every parameter.
 template <Scalar S>
-class RmspropState final : public Optimizer<S> {
+class RmspropState final : public OptimizerOf<S, RMSprop> {
 public:
     explicit RmspropState(const RMSprop& spec)
-        : spec_(spec), lr_(S(spec.learning_rate)), rho_(S(spec.rho)), one_minus_rho_(S(1 - spec.rho)),
+        : OptimizerOf<S, RMSprop>(spec), lr_(S(spec.learning_rate)), rho_(S(spec.rho)), one_minus_rho_(S(1 - spec.rho)),
           momentum_(S(spec.momentum)), epsilon_(S(spec.epsilon)) {
         // The slots in use, in Keras's order.
         slots_.add(velocity_, "velocity");
@@ -114,28 +122,15 @@ public:
         }
     }
     [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
-    [[nodiscard]] OptimizerConfig get_config() const override {
-        return {"RMSprop",
-                {{"learning_rate", spec_.learning_rate},
-                 {"rho", spec_.rho},
-                 {"momentum", spec_.momentum},
-                 {"epsilon", spec_.epsilon},
-                 {"centered", spec_.centered ? 1.0 : 0.0}}};
-    }
     // Slots: "velocity", then "momentum" (momentum > 0), then "average_gradient" (centered).
     [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(iterations_); }
     void set_state(const OptimizerState<S>& state) override {
-        slots_.set("RMSprop", state);
+        slots_.set(RMSprop::name, state);
         iterations_ = state.iterations;
-    }
-    [[nodiscard]] std::string config() const override {
-        return "RMSprop(learning_rate=" + number_text(spec_.learning_rate) + ", rho=" + number_text(spec_.rho) +
-               ", momentum=" + number_text(spec_.momentum) + ", epsilon=" + number_text(spec_.epsilon) +
-               ", centered=" + (spec_.centered ? "true" : "false") + ")";
     }
 
 private:
-    RMSprop spec_;
+    using OptimizerOf<S, RMSprop>::spec_;
     S lr_, rho_, one_minus_rho_, momentum_, epsilon_;
     Vector<S> velocity_, momentum_slot_, average_;
     NamedSlots<S, 3> slots_;
@@ -143,19 +138,6 @@ private:
 };
 
 }  // namespace detail
-
-inline RMSprop RMSprop::from_config(const OptimizerConfig& config) {
-    const auto values = detail::hyperparameters_of<5>(config, "RMSprop",
-                                                      {"learning_rate", "rho", "momentum", "epsilon", "centered"});
-    RMSprop rmsprop;
-    if (values[0]) rmsprop.learning_rate = *values[0];
-    if (values[1]) rmsprop.rho = *values[1];
-    if (values[2]) rmsprop.momentum = *values[2];
-    if (values[3]) rmsprop.epsilon = *values[3];
-    if (values[4]) rmsprop.centered = detail::boolean_hyperparameter("RMSprop", "centered", *values[4]);
-    rmsprop.validate();
-    return rmsprop;
-}
 
 template <Scalar S>
 std::unique_ptr<Optimizer<S>> RMSprop::build() const {

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <lamina/core/types.hpp>
 #include <lamina/optimizers/optimizer.hpp>
@@ -34,19 +34,26 @@ struct SGD {
     bool nesterov = false;
     double decay = 0.0;
 
+    static constexpr std::string_view name = "SGD";
+    /// Every hyperparameter, once: its Keras name, member and rule, in the order of
+    /// `get_config()` and `config()`.
+    static constexpr auto hyperparameters =
+        std::tuple{detail::hyperparameter("learning_rate", &SGD::learning_rate, detail::positive),
+                   detail::hyperparameter("momentum", &SGD::momentum, detail::unit_interval),
+                   detail::hyperparameter("nesterov", &SGD::nesterov, detail::boolean),
+                   detail::hyperparameter("decay", &SGD::decay, detail::non_negative)};
+
     /// \throws std::invalid_argument for a learning rate that is not positive and finite,
     ///         a momentum outside [0, 1), or a negative or non-finite decay.
-    void validate() const {
-        detail::require_positive("SGD", "learning_rate", learning_rate);
-        detail::require_unit_interval("SGD", "momentum", momentum);
-        detail::require_non_negative("SGD", "decay", decay);
-    }
+    void validate() const { detail::validate_hyperparameters(*this); }
 
     /// The spec of `config` (as `get_config()` of an SGD optimizer gives it): hyperparameters
     /// it lacks keep their defaults.
     /// \throws std::invalid_argument if the name is not "SGD", a hyperparameter is unknown or
     ///         given twice, "nesterov" is not 0 or 1, or the values fail `validate()`.
-    [[nodiscard]] static SGD from_config(const OptimizerConfig& config);
+    [[nodiscard]] static SGD from_config(const OptimizerConfig& config) {
+        return detail::spec_from_config<SGD>(config);
+    }
 
     /// The optimizer's state for a model of scalar `S`.
     template <Scalar S>
@@ -57,9 +64,9 @@ namespace detail {
 
 /// SGD's per-model state: the step count and, with momentum, the velocity of every parameter.
 template <Scalar S>
-class SgdState final : public Optimizer<S> {
+class SgdState final : public OptimizerOf<S, SGD> {
 public:
-    explicit SgdState(const SGD& spec) : spec_(spec) {
+    explicit SgdState(const SGD& spec) : OptimizerOf<S, SGD>(spec) {
         if (spec_.momentum > 0) slots_.add(velocity_, "momentum");
     }
     SgdState(const SgdState&) = delete;  // slots() points into the object
@@ -87,29 +94,16 @@ public:
         else w += v;
     }
     [[nodiscard]] std::span<Vector<S>* const> slots() noexcept override { return slots_.span(); }
-    [[nodiscard]] OptimizerConfig get_config() const override {
-        return {"SGD",
-                {{"learning_rate", spec_.learning_rate},
-                 {"momentum", spec_.momentum},
-                 {"nesterov", spec_.nesterov ? 1.0 : 0.0},
-                 {"decay", spec_.decay}}};
-    }
     // iterations = step_ + 1: step_ is the index of the last step taken (-1 before any).
     // The one slot, "momentum", is the velocity v (present only when momentum > 0).
     [[nodiscard]] OptimizerState<S> get_state() const override { return slots_.state(step_ + 1); }
     void set_state(const OptimizerState<S>& state) override {
-        slots_.set("SGD", state);
+        slots_.set(SGD::name, state);
         step_ = state.iterations - 1;
-    }
-    [[nodiscard]] std::string config() const override {
-        std::ostringstream s;
-        s << "SGD(learning_rate=" << spec_.learning_rate << ", momentum=" << spec_.momentum
-          << ", nesterov=" << (spec_.nesterov ? "true" : "false") << ", decay=" << spec_.decay << ")";
-        return s.str();
     }
 
 private:
-    SGD spec_;
+    using OptimizerOf<S, SGD>::spec_;
     Vector<S> velocity_;
     NamedSlots<S, 1> slots_;  // the velocity, with momentum
     std::int64_t step_ = -1;
@@ -117,18 +111,6 @@ private:
 };
 
 }  // namespace detail
-
-inline SGD SGD::from_config(const OptimizerConfig& config) {
-    const auto values = detail::hyperparameters_of<4>(config, "SGD",
-                                                      {"learning_rate", "momentum", "nesterov", "decay"});
-    SGD sgd;
-    if (values[0]) sgd.learning_rate = *values[0];
-    if (values[1]) sgd.momentum = *values[1];
-    if (values[2]) sgd.nesterov = detail::boolean_hyperparameter("SGD", "nesterov", *values[2]);
-    if (values[3]) sgd.decay = *values[3];
-    sgd.validate();
-    return sgd;
-}
 
 template <Scalar S>
 std::unique_ptr<Optimizer<S>> SGD::build() const {
