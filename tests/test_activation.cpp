@@ -35,7 +35,7 @@ double input_gradient_error(const lamina::Layer<double>& layer, M x) {
 TEST_CASE("Activation functions give their known values", "[activation]") {
     M x(1, 4);
     x << -2.0, 0.0, 0.5, 3.0;
-    const auto y = [&](const char* name) { return forward(*lamina::Activation(name).build<double>(4), x); };
+    const auto y = [&](const char* name) { return forward(*lamina::Activation(name).build<double>({4}), x); };
 
     const M sig = y("sigmoid");
     for (Index j = 0; j < 4; ++j) CHECK(sig(0, j) == Approx(1.0 / (1.0 + std::exp(-x(0, j)))));
@@ -61,12 +61,12 @@ TEST_CASE("Activation backward matches finite differences", "[activation][gradie
     const M x = M::Random(5, 7) * 3;
     for (const char* name : {"sigmoid", "tanh", "linear", "softmax"}) {
         INFO(name);
-        CHECK(input_gradient_error(*lamina::Activation(name).build<double>(7), x) < 1e-6);
+        CHECK(input_gradient_error(*lamina::Activation(name).build<double>({7}), x) < 1e-6);
     }
     // relu is not differentiable at 0: keep inputs away from it.
     M away = x;
     away = away.unaryExpr([](double v) { return std::abs(v) < 0.1 ? v + 0.5 : v; });
-    CHECK(input_gradient_error(*lamina::Activation("relu").build<double>(7), away) < 1e-6);
+    CHECK(input_gradient_error(*lamina::Activation("relu").build<double>({7}), away) < 1e-6);
 }
 
 TEST_CASE("Sigmoid and softmax stay finite for inputs of plus or minus 1e4", "[activation]") {
@@ -74,7 +74,7 @@ TEST_CASE("Sigmoid and softmax stay finite for inputs of plus or minus 1e4", "[a
         INFO(name);
         lamina::Matrix<float> x(2, 3);
         x << -1e4f, 0.0f, 1e4f, 1e4f, 1e4f, -1e4f;
-        auto layer = lamina::Activation(name).build<float>(3);
+        auto layer = lamina::Activation(name).build<float>({3});
         lamina::Matrix<float> y(2, 3), dx(2, 3);
         layer->forward(x, y);
         REQUIRE(y.allFinite());
@@ -84,7 +84,7 @@ TEST_CASE("Sigmoid and softmax stay finite for inputs of plus or minus 1e4", "[a
     lamina::Matrix<float> x(1, 2);
     x << -1e4f, 1e4f;
     lamina::Matrix<float> y(1, 2);
-    lamina::Activation(lamina::activation::sigmoid).build<float>(2)->forward(x, y);
+    lamina::Activation(lamina::activation::sigmoid).build<float>({2})->forward(x, y);
     CHECK(y(0, 0) == 0.0f);
     CHECK(y(0, 1) == 1.0f);
 }
@@ -96,7 +96,7 @@ TEST_CASE("Activation accepts typed names and rejects unknown names with the kno
     CHECK_THROWS_WITH(lamina::Activation("sigmod"), Catch::Contains("'sigmod'") && Catch::Contains("sigmoid") &&
                                                         Catch::Contains("softmax") && Catch::Contains("relu"));
     CHECK_THROWS_AS(lamina::Activation("sigmod"), std::invalid_argument);
-    CHECK_THROWS_WITH(lamina::Activation("relu").build<float>(0), Catch::Contains("first layer"));
+    CHECK_THROWS_WITH(lamina::Activation("relu").build<float>({}), Catch::Contains("first layer"));
 }
 
 TEST_CASE("An activation's value does not depend on where in the batch it lies", "[activation]") {
@@ -106,7 +106,7 @@ TEST_CASE("An activation's value does not depend on where in the batch it lies",
     for (const char* name : {"sigmoid", "tanh", "relu", "softmax"}) {
         for (Index width : {1, 3, 10, 16, 37, 100}) {
             INFO(name << ", width " << width);
-            const auto layer = lamina::Activation(name).build<float>(width);
+            const auto layer = lamina::Activation(name).build<float>({width});
             const MF x = MF::Random(9, width) * 6.0f;
             MF whole(9, width), wide = MF::Constant(9, width + 5, 7.0f);
             layer->forward(x, whole);

@@ -19,7 +19,7 @@ struct Bound {
     std::unique_ptr<lamina::Layer<double>> layer;
     V params, grads;
     Bound(Index in, Index units, lamina::DenseOptions options = {})
-        : layer(lamina::Dense(units, options).build<double>(in)) {
+        : layer(lamina::Dense(units, options).build<double>({in})) {
         params = V::Zero(layer->parameter_count());
         grads = V::Zero(layer->parameter_count());
         layer->bind(params.data(), grads.data());
@@ -78,7 +78,7 @@ TEST_CASE("Dense's float input gradient is dy W^T, in training from the W^T of p
     // Eigen's product: checked against dy W^T in double, for widths on and off 8 and 16.
     using MF = lamina::Matrix<float>;
     for (const Index units : {3, 10, 16, 37}) {
-        auto layer = lamina::Dense(units).build<float>(29);
+        auto layer = lamina::Dense(units).build<float>({29});
         lamina::Vector<float> params = lamina::Vector<float>::Random(layer->parameter_count());
         lamina::Vector<float> grads = lamina::Vector<float>::Zero(layer->parameter_count());
         layer->bind(params.data(), grads.data());
@@ -89,13 +89,13 @@ TEST_CASE("Dense's float input gradient is dy W^T, in training from the W^T of p
         layer->backward(x, MF(), dy, dx);
         INFO(units << " units");
         CHECK((dx.cast<double>() - expected).cwiseAbs().maxCoeff() < 1e-5);
-        layer->prepare_backward();
-        layer->backward_training(x, MF(), dy, dx_training, {});
+        layer->begin_batch();
+        layer->backward(x, MF(), dy, dx_training, {});
         CHECK(dx_training == dx);
         // New weights reach the training gradient at the next prepare_backward.
         params *= 2.0f;
-        layer->prepare_backward();
-        layer->backward_training(x, MF(), dy, dx_training, {});
+        layer->begin_batch();
+        layer->backward(x, MF(), dy, dx_training, {});
         CHECK(dx_training == 2.0f * dx);
     }
 }
@@ -160,8 +160,8 @@ TEST_CASE("Dense get_weights and set_weights round-trip and check shapes", "[den
 TEST_CASE("Dense rejects zero units, a missing first input_dim and a mismatched input_dim", "[dense][errors]") {
     CHECK_THROWS_AS(lamina::Dense(0), std::invalid_argument);
     CHECK_THROWS_WITH(lamina::Dense(-3), Catch::Contains("units must be positive") && Catch::Contains("-3"));
-    CHECK_THROWS_WITH(lamina::Dense(10).build<float>(0), Catch::Contains("needs input_dim"));
-    CHECK_THROWS_AS(lamina::Dense(10, {.input_dim = 5}).build<float>(6), lamina::shape_error);
-    CHECK_THROWS_WITH(lamina::Dense(10, {.input_dim = 5}).build<float>(6),
+    CHECK_THROWS_WITH(lamina::Dense(10).build<float>({}), Catch::Contains("needs input_dim"));
+    CHECK_THROWS_AS(lamina::Dense(10, {.input_dim = 5}).build<float>({6}), lamina::shape_error);
+    CHECK_THROWS_WITH(lamina::Dense(10, {.input_dim = 5}).build<float>({6}),
                       Catch::Contains("input_dim 5") && Catch::Contains("output 6"));
 }

@@ -15,20 +15,20 @@ using lamina::test::model_gradient_error;
 
 namespace {
 
-M run(const lamina::Layer<double>& layer, const M& x, const lamina::TrainingPass& pass) {
+M run(const lamina::Layer<double>& layer, const M& x, const lamina::Pass& pass) {
     M y(x.rows(), x.cols());
-    layer.forward_training(x, y, pass);
+    layer.forward(x, y, pass);
     return y;
 }
 
 }  // namespace
 
 TEST_CASE("Dropout zeroes about rate of its inputs in training and scales the rest by 1/(1-rate)", "[dropout]") {
-    const auto layer = lamina::Dropout(0.3).build<double>(50);
+    const auto layer = lamina::Dropout(0.3).build<double>({50});
     CHECK(layer->kind() == "Dropout");
     CHECK(layer->output_dim() == 50);
     const M x = M::Constant(400, 50, 2.0);
-    const M y = run(*layer, x, {42, 0});
+    const M y = run(*layer, x, {.training = true, .seed = 42, .row = 0});
     Index dropped = 0;
     for (Index i = 0; i < y.size(); ++i) {
         const double v = y.data()[i];
@@ -40,7 +40,7 @@ TEST_CASE("Dropout zeroes about rate of its inputs in training and scales the re
 }
 
 TEST_CASE("Dropout passes its input through unchanged outside training", "[dropout]") {
-    const auto layer = lamina::Dropout(0.5).build<double>(4);
+    const auto layer = lamina::Dropout(0.5).build<double>({4});
     const M x = M::Random(3, 4);
     M y(3, 4), dx(3, 4);
     layer->forward(x, y);
@@ -48,27 +48,27 @@ TEST_CASE("Dropout passes its input through unchanged outside training", "[dropo
     layer->backward(x, y, x, dx);
     CHECK(dx == x);
     // A rate of 0 is the identity in training too.
-    CHECK(run(*lamina::Dropout(0).build<double>(4), x, {7, 0}) == x);
+    CHECK(run(*lamina::Dropout(0).build<double>({4}), x, {.training = true, .seed = 7, .row = 0}) == x);
 }
 
 TEST_CASE("Dropout's mask depends on the seed and the row's place in the batch, not on the split", "[dropout]") {
-    const auto layer = lamina::Dropout(0.5).build<double>(8);
+    const auto layer = lamina::Dropout(0.5).build<double>({8});
     const M x = M::Ones(6, 8);
-    const M whole = run(*layer, x, {5, 0});
-    CHECK(run(*layer, x, {5, 0}) == whole);  // same seed, same mask
-    CHECK(run(*layer, x, {6, 0}) != whole);  // another seed, another mask
+    const M whole = run(*layer, x, {.training = true, .seed = 5, .row = 0});
+    CHECK(run(*layer, x, {.training = true, .seed = 5, .row = 0}) == whole);  // same seed, same mask
+    CHECK(run(*layer, x, {.training = true, .seed = 6, .row = 0}) != whole);  // another seed, another mask
     // Rows 2..5 computed alone, told they start at row 2, give the same rows.
-    CHECK(run(*layer, x.bottomRows(4), {5, 2}) == whole.bottomRows(4));
+    CHECK(run(*layer, x.bottomRows(4), {.training = true, .seed = 5, .row = 2}) == whole.bottomRows(4));
 }
 
 TEST_CASE("Dropout's training backward matches finite differences for a fixed mask", "[dropout][gradient]") {
-    const auto layer = lamina::Dropout(0.4).build<double>(6);
+    const auto layer = lamina::Dropout(0.4).build<double>({6});
     M x = M::Random(5, 6);
     const M r = M::Random(5, 6);
-    const lamina::TrainingPass pass{11, 3};
+    const lamina::Pass pass{.training = true, .seed = 11, .row = 3};
     const auto loss = [&] { return run(*layer, x, pass).cwiseProduct(r).sum(); };
     M dx(5, 6);
-    layer->backward_training(x, run(*layer, x, pass), r, dx, pass);
+    layer->backward(x, run(*layer, x, pass), r, dx, pass);
     CHECK(lamina::test::max_gradient_error(x.data(), x.size(), dx.data(), loss) < 1e-6);
 }
 

@@ -146,6 +146,31 @@ ByteVec hand_file(const HandModel& m) {
     return lamina::test::fix_model_file(w.bytes);
 }
 
+// The same model (a Dense layer and an Activation, compiled with mse and SGD) in format
+// version 3, from the format description: the input shape, the layers as kinds and typed
+// config fields, the weights, then the compile settings and the random state.
+ByteVec hand_file_v3(const HandModel& m) {
+    LeWriter w = lamina::test::model_header(3, m.scalar);
+    w.u32(1).u64(m.input_dim);  // input shape (1)
+    w.u32(2);
+    w.str("Dense").u32(4);
+    w.str("units").u8(1).u64(m.units);
+    w.str("kernel_initializer").u8(3).str("glorot_uniform");
+    w.str("bias_initializer").u8(3).str("zeros");
+    w.str("kernel_regularizer").u8(5).u32(2).f64(m.l1).f64(m.l2);
+    w.str("Activation").u32(1).str("activation").u8(3).str(m.activation);
+    w.u64(m.weight_count);
+    for (const float v : m.weights) w.f32(v);
+    w.u8(1).str(m.loss).u32(0).u32(0).str(m.optimizer);  // mse has no options; no metrics
+    w.u32(4).str(m.hp_name).f64(m.learning_rate).str("momentum").f64(0).str("nesterov").f64(0).str("decay").f64(0.1);
+    w.u64(std::uint64_t(m.iterations)).u32(0);
+    const auto numbers = state_numbers(lamina::Random(5));
+    w.u32(numbers.size());
+    for (const auto v : numbers) w.u64(v);
+    w.u32(0);  // the checksum, set by fix_model_file
+    return lamina::test::fix_model_file(w.bytes);
+}
+
 }  // namespace
 
 TEST_CASE("CRC-32 gives the standard check value and agrees with zlib", "[save][crc32]") {
@@ -269,7 +294,7 @@ TEMPLATE_TEST_CASE("A loaded model predicts bit for bit as the saved one", "[sav
 
     CHECK(loaded.size() == 4);
     CHECK(loaded.layer(2).name() == "dense_1");
-    CHECK(loaded.layer(3).config() == "softmax");
+    CHECK(loaded.layer(3).config() == "activation: softmax");
     CHECK(loaded.parameters() == model.parameters());
     const lamina::Matrix<TestType> expected = model.predict(x, {.threads = 1});
     CHECK(loaded.predict(x, {.threads = 1}) == expected);
@@ -353,16 +378,18 @@ TEST_CASE("A model file written by hand from the format description loads", "[sa
     auto model = lamina::load_model<float>(std::span<const std::byte>(bytes));
     REQUIRE(model.size() == 2);
     CHECK(model.layer(0).kind() == "Dense");
-    CHECK(model.layer(1).config() == "relu");
+    CHECK(model.layer(1).config() == "activation: relu");
     const lamina::Matrix<float> x = lamina::Matrix<float>::Constant(1, 1, 2.0f);
     // relu(2 * [1, -2] + [0.5, 0.25]) = relu([2.5, -3.75]) = [2.5, 0]
     const lamina::Matrix<float> p = model.predict(x);
     CHECK(p(0, 0) == 2.5f);
     CHECK(p(0, 1) == 0.0f);
-    // Written again, it is the same file, byte for byte, in the current version (2).
+    // Written again, it is the same file, byte for byte, in the current version (3); the same
+    // model written in version 2 loads too.
+    CHECK(model.to_bytes() == hand_file_v3({}));
+    CHECK(lamina::load_model<float>(std::span<const std::byte>(hand_file_v3({}))).parameters() == model.parameters());
     HandModel v2;
     v2.version = 2;
-    CHECK(model.to_bytes() == hand_file(v2));
     CHECK(lamina::load_model<float>(std::span<const std::byte>(hand_file(v2))).parameters() == model.parameters());
     // Its optimizer resumes at step 3: lr = 0.5 / (1 + 0.1 * 3) for the next step.
     // d(0.5 * mean((y - t)^2))... mse's gradient is 2 (y - t) / (batch * outputs) per output;
@@ -394,7 +421,7 @@ TEST_CASE("A version 2 file with a kernel regularizer and a Dropout layer loads"
     m.version = 2;
     m.kind1 = "Dropout";
     m.rate = 1;
-    CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("(Dropout, at byte") && Catch::Contains("[0, 1)"));
+    CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("layer 1 (Dropout)") && Catch::Contains("[0, 1)"));
     m.version = 1;  // Dropout is new in version 2
     m.rate = 0.5;
     CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("unknown kind 'Dropout'"));
@@ -449,9 +476,9 @@ TEST_CASE("Loading reports a missing file and files of another kind", "[save][lo
 
 TEST_CASE("Loading refuses newer and invalid format versions", "[save][load][errors]") {
     HandModel m;
-    m.version = 3;
+    m.version = 4;
     CHECK_THAT(load_error<float>(hand_file(m)),
-               Catch::Contains("format version 3 at byte 8 is newer than this lamina reads (2)"));
+               Catch::Contains("format version 4 at byte 8 is newer than this lamina reads (3)"));
     m.version = 0;
     CHECK_THAT(load_error<float>(hand_file(m)), Catch::Contains("invalid format version 0"));
 }

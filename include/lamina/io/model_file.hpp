@@ -3,7 +3,7 @@
 #pragma once
 
 /*
-# The lamina model file, format version 2
+# The lamina model file, format version 3
 
 `Sequential::save(path)` writes it; `lamina::load_model<S>(path)` reads it. It holds all a
 model is: the layers, the weights, the compile settings (loss, optimizer with its
@@ -20,24 +20,37 @@ an IEEE 754 binary32 (float) or binary64 (double) as the scalar tag says. `str` 
 | offset | size | field |
 |---|---|---|
 | 0  | 8 | magic `89 4C 4D 4E 0D 0A 1A 0A` ("\x89LMN\r\n\x1A\n", PNG's trick: a text-mode transfer breaks it) |
-| 8  | 4 | u32 format version: 2 (1 is read too). A reader refuses versions newer than its own. |
+| 8  | 4 | u32 format version: 3 (1 and 2 are read too). A reader refuses versions newer than its own. |
 | 12 | 4 | u32 scalar tag: 4 = float (binary32), 8 = double (binary64); every `scalar` below has this size |
 | 16 | 8 | u64 size of the whole file in bytes, checksum included |
 | 24 | . | body (below) |
 | size - 4 | 4 | u32 CRC-32 (IEEE 802.3, zlib's `crc32`) of bytes [0, size - 4) |
 
-Body, in order:
+Body of version 3, in order. The layers are described generically, as each layer describes
+itself (`Layer::kind()` and `Layer::get_config()`); the registry (lamina/layers/registry.hpp)
+builds them again, so a new kind of layer needs no change here.
 
+    input       u32 R (0 for a model without layers), then R x u64: the input shape of one
+                sample, e.g. 28, 28, 1 (each >= 1)
     layers      u32 L, then L layers, each:
-                  str kind: "Dense", "Activation" or (version 2) "Dropout"
-                  Dense:       u64 input_dim, u64 units   (input_dim = previous layer's output)
-                               version 2: then f64 l1, f64 l2: the kernel regularizer
-                               (0, 0: none; version 1 files have none)
-                  Activation:  str activation: linear, sigmoid, tanh, relu or softmax
-                               (its width is the previous layer's; it cannot be first)
-                  Dropout:     f64 rate in [0, 1) (its width is the previous layer's; not first)
+                  str kind: the layer's class name as Keras names it ("Dense", "Activation",
+                      "Dropout", "Flatten", "Reshape", or a kind registered by the program)
+                  u32 F, then F fields of its config, each: str name, u8 type, then the value:
+                      0 boolean: u8 0 or 1
+                      1 integer: i64
+                      2 number: f64
+                      3 text: str
+                      4 list of integers: u32 n, n x i64
+                      5 list of numbers: u32 n, n x f64
+                  (e.g. Dense: units 1, kernel_initializer 3, bias_initializer 3,
+                  kernel_regularizer 5 with (l1, l2); Activation: activation 3; Dropout:
+                  rate 2; Flatten: none; Reshape: target_shape 4)
+    weights     u64 P, then P x scalar: every layer's parameters in order, each layer's weight
+                arrays (Layer::weight_specs(): a Dense layer's kernel, input_dim x units, then
+                its bias) one after the other, row-major
     compiled    u8: 0 (nothing follows until "random") or 1, then:
                   str loss (Keras name: categorical_crossentropy, mean_squared_error)
+                  u32 C, then C x (str name, f64 value): the loss's options (from_logits)
                   u32 M, then M x str metric (accuracy)
                   str optimizer class name (SGD, Adam, RMSprop, Adagrad)
                   u32 H, then H x (str name, f64 value): hyperparameters; booleans as 0 or 1
@@ -55,11 +68,14 @@ Body, in order:
     random      u32 N, then N x u64: the numbers of the model's std::mt19937_64 state as
                 the C++ standard library writes it in text (libstdc++: the 312 state words,
                 then the position; so N = 313)
-    weights     u64 P, then P x scalar: every layer's parameters in order (a Dense layer:
-                kernel row-major, input_dim x units, then bias, units); P is the sum of
-                (input_dim + 1) * units over the Dense layers
 
-Nothing may follow the weights but the checksum.
+Nothing may follow the random state but the checksum. P must be what the layers hold; the
+loader checks it once the layers are built, before it allocates their buffers.
+
+Versions 1 and 2 (still read) had a fixed set of kinds and another order: layers, each
+`str kind` then Dense: u64 input_dim, u64 units (version 2: f64 l1, f64 l2); Activation:
+str activation; Dropout (version 2): f64 rate; then compiled (without the loss's options),
+random, and the weights last.
 
 Reading checks, in this order, and throws `lamina::io_error` naming the file, the problem
 and its byte offset, never allocating more than the file's size justifies: the magic
@@ -79,9 +95,8 @@ it, so a file moves between machines and compilers that use the same library (li
 on Linux); one written by another library (libc++ writes 312 numbers) is refused with an
 `io_error`, never misread.
 
-A new format version will be needed for: new layer kinds, new optimizers with other slot
-layouts (the layout above already allows both: a reader of version 1 refuses unknown
-names with an `io_error`), or a change to a field's meaning.
+A new format version will be needed for a change to a field's meaning; new layer kinds,
+config fields and optimizers fit version 3 as it is.
 */
 
 #include <bit>
@@ -90,49 +105,50 @@ names with an `io_error`), or a change to a field's meaning.
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <stdexcept>
 #include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <variant>
 #include <utility>
 #include <vector>
 
+#include <lamina/core/config.hpp>
 #include <lamina/core/error.hpp>
+#include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/io/crc32.hpp>
 #include <lamina/io/file.hpp>
-#include <lamina/layers/activation.hpp>
 #include <lamina/optimizers/optimizer.hpp>
 
 namespace lamina::io {
 
 /// The format version this lamina writes and the newest it reads.
-inline constexpr std::uint32_t model_format_version = 2;
+inline constexpr std::uint32_t model_format_version = 3;
 
 /// The 8-byte magic that opens every model file: "\x89LMN\r\n\x1A\n".
 inline constexpr unsigned char model_magic[8] = {0x89, 'L', 'M', 'N', '\r', '\n', 0x1A, '\n'};
 
-/// One layer of a model file: a Dense layer (`kind` "Dense", `input_dim`, `units`,
-/// `l1`, `l2`), an Activation layer (`kind` "Activation", `activation`) or a Dropout
-/// layer (`kind` "Dropout", `rate`).
+/// One layer of a model file: its kind and its config, as the layer describes itself.
 struct LayerRecord {
     std::string kind;
-    Index input_dim = 0;
-    Index units = 0;
-    std::string activation;
-    double l1 = 0, l2 = 0;  ///< Dense: the kernel regularizer's factors
-    double rate = 0;        ///< Dropout: the fraction dropped
+    Config config;
 };
 
 /// Everything a model file holds, as plain data (the format is in this header's leading
 /// comment). `Sequential` converts itself to and from it.
 template <Scalar S>
 struct ModelRecord {
+    /// The shape of one input sample (empty without layers).
+    Shape input_shape;
     std::vector<LayerRecord> layers;
     bool compiled = false;
     /// Only when compiled: the loss's, the metrics' and the optimizer's names and settings.
     std::string loss;
+    std::vector<std::pair<std::string, double>> loss_config;
     std::vector<std::string> metrics;
     OptimizerConfig optimizer;
     OptimizerState<S> optimizer_state;
@@ -289,10 +305,134 @@ inline std::string_view what_file_is(std::span<const std::byte> b) {
 
 }  // namespace detail
 
+namespace detail {
+
+// Config field types in the file (see the format above).
+enum class FieldType : std::uint8_t { boolean = 0, integer = 1, number = 2, text = 3, integers = 4, numbers = 5 };
+
+/// Writes one config field's value, its type first.
+inline void write_config_value(LittleEndianWriter& w, const ConfigValue& value) {
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, bool>) {
+                w.u8(std::uint8_t(FieldType::boolean));
+                w.u8(v ? 1 : 0);
+            } else if constexpr (std::is_same_v<T, Index>) {
+                w.u8(std::uint8_t(FieldType::integer));
+                w.i64(std::int64_t(v));
+            } else if constexpr (std::is_same_v<T, double>) {
+                w.u8(std::uint8_t(FieldType::number));
+                w.f64(v);
+            } else if constexpr (std::is_same_v<T, std::string>) {
+                w.u8(std::uint8_t(FieldType::text));
+                w.str(v);
+            } else if constexpr (std::is_same_v<T, std::vector<Index>>) {
+                w.u8(std::uint8_t(FieldType::integers));
+                w.u32(static_cast<std::uint32_t>(v.size()));
+                for (const Index x : v) w.i64(std::int64_t(x));
+            } else {
+                w.u8(std::uint8_t(FieldType::numbers));
+                w.u32(static_cast<std::uint32_t>(v.size()));
+                for (const double x : v) w.f64(x);
+            }
+        },
+        value);
+}
+
+/// Reads one config field's value, its type first; `what` names it in messages.
+inline ConfigValue read_config_value(LittleEndianReader& r, const std::string& what) {
+    const std::size_t at = r.pos();
+    const std::uint8_t type = r.u8(what + " type");
+    switch (FieldType(type)) {
+        case FieldType::boolean: {
+            const std::uint8_t v = r.u8(what);
+            if (v > 1) r.fail(what, " at byte ", at, " is the boolean ", unsigned(v), ": expected 0 or 1");
+            return v == 1;
+        }
+        case FieldType::integer: return Index(r.i64(what));
+        case FieldType::number: return r.f64(what);
+        case FieldType::text: return r.str(what);
+        case FieldType::integers: {
+            const std::uint32_t n = r.count(what + " length", 8);
+            std::vector<Index> v(n);
+            for (auto& x : v) x = Index(r.i64(what));
+            return v;
+        }
+        case FieldType::numbers: {
+            const std::uint32_t n = r.count(what + " length", 8);
+            std::vector<double> v(n);
+            for (auto& x : v) x = r.f64(what);
+            return v;
+        }
+    }
+    r.fail(what, " at byte ", at, " has the unknown type ", unsigned(type), ": expected 0 to 5");
+}
+
+/// Reads the layers of a version 1 or 2 file (a fixed set of kinds, each with its own fields)
+/// into generic records, checking that their sizes chain and that the file can hold their
+/// parameters; returns the parameter count.
+inline std::uint64_t read_legacy_layers(LittleEndianReader& r, std::uint32_t version, std::uint64_t max_params,
+                                        Shape& input_shape, std::vector<LayerRecord>& layers) {
+    const std::size_t layers_at = r.pos();
+    const std::uint32_t layer_count = r.u32("the layer count");
+    if (layer_count > r.left() / 8)
+        r.fail("the layer count ", layer_count, " at byte ", layers_at, " is more than the ", r.left(),
+               " bytes left can describe");
+    layers.reserve(layer_count);
+    std::uint64_t params = 0;
+    Index width = 0;  // the previous layer's output width
+    for (std::uint32_t i = 0; i < layer_count; ++i) {
+        const std::string where = "layer " + std::to_string(i);
+        const std::size_t at = r.pos();
+        LayerRecord layer;
+        layer.kind = r.str(where + " kind");
+        if (layer.kind == "Dense") {
+            const std::uint64_t in = r.u64(where + " input_dim"), units = r.u64(where + " units");
+            if (in == 0 || units == 0 || in > max_params || units > max_params)
+                r.fail(where, " (Dense, at byte ", at, ") is ", in, " x ", units,
+                       ": expected sizes from 1 to what the file can hold (", max_params, " weights)");
+            if (i > 0 && Index(in) != width)
+                r.fail(where, " (Dense, at byte ", at, ") takes input_dim ", in, " but the layer before outputs ",
+                       width);
+            const std::uint64_t count = (in + 1) * units;  // may wrap: checked by the division
+            if (count / units != in + 1 || count > max_params - params)
+                r.fail(where, " (Dense, at byte ", at, ") has (", in, " + 1) x ", units,
+                       " weights, more than the file's size can hold (", max_params, " in all)");
+            params += count;
+            if (i == 0) input_shape = Shape{Index(in)};
+            width = Index(units);
+            double l1 = 0, l2 = 0;
+            if (version >= 2) {
+                const std::size_t factors_at = r.pos();
+                l1 = r.f64(where + " l1");
+                l2 = r.f64(where + " l2");
+                if (!(l1 >= 0 && l2 >= 0) || !std::isfinite(l1) || !std::isfinite(l2))
+                    r.fail(where, " (Dense, at byte ", factors_at, ") has the regularizer factors l1 = ", l1,
+                           ", l2 = ", l2, ": expected finite values >= 0");
+            }
+            layer.config = {{"units", Index(units)}, {"kernel_regularizer", std::vector<double>{l1, l2}}};
+        } else if (layer.kind == "Activation") {
+            if (i == 0) r.fail(where, " (at byte ", at, ") is an Activation: the first layer must be Dense");
+            layer.config = {{"activation", r.str(where + " activation")}};
+        } else if (layer.kind == "Dropout" && version >= 2) {
+            if (i == 0) r.fail(where, " (at byte ", at, ") is a Dropout: the first layer must be Dense");
+            layer.config = {{"rate", r.f64(where + " rate")}};
+        } else {
+            r.fail(where, " at byte ", at, " is of the unknown kind '", layer.kind, "'; known: Dense, Activation",
+                   version >= 2 ? ", Dropout" : " (format version 1)");
+        }
+        layers.push_back(std::move(layer));
+    }
+    return params;
+}
+
+}  // namespace detail
+
 /// The bytes of a model file holding `record` (the current format version, little-endian, with
 /// its checksum).
-/// \throws lamina::error if a name in `record` is over 1024 bytes or not printable ASCII,
-///         or its random state is not a list of numbers.
+/// \throws lamina::error if a name or text in `record` is over 1024 bytes or not printable
+///         ASCII, or its random state is not a list of numbers.
 template <Scalar S>
 [[nodiscard]] std::vector<std::byte> encode_model(const ModelRecord<S>& record) {
     detail::LittleEndianWriter w;
@@ -300,35 +440,39 @@ template <Scalar S>
     w.u32(model_format_version);
     w.u32(sizeof(S));
     w.u64(0);  // the file size, patched below
+    w.u32(static_cast<std::uint32_t>(record.input_shape.rank()));
+    for (const Index d : record.input_shape) w.u64(static_cast<std::uint64_t>(d));
     w.u32(static_cast<std::uint32_t>(record.layers.size()));
     for (const auto& layer : record.layers) {
         w.str(layer.kind);
-        if (layer.kind == "Dense") {
-            w.u64(static_cast<std::uint64_t>(layer.input_dim));
-            w.u64(static_cast<std::uint64_t>(layer.units));
-            w.f64(layer.l1);
-            w.f64(layer.l2);
-        } else if (layer.kind == "Dropout") {
-            w.f64(layer.rate);
-        } else {
-            w.str(layer.activation);
+        w.u32(static_cast<std::uint32_t>(layer.config.fields().size()));
+        for (const auto& [field, value] : layer.config.fields()) {
+            w.str(field);
+            detail::write_config_value(w, value);
         }
     }
+    w.u64(static_cast<std::uint64_t>(record.weights.size()));
+    w.scalars(record.weights.data(), std::size_t(record.weights.size()));
     w.u8(record.compiled ? 1 : 0);
     if (record.compiled) {
         w.str(record.loss);
+        w.u32(static_cast<std::uint32_t>(record.loss_config.size()));
+        for (const auto& [option, value] : record.loss_config) {
+            w.str(option);
+            w.f64(value);
+        }
         w.u32(static_cast<std::uint32_t>(record.metrics.size()));
         for (const auto& m : record.metrics) w.str(m);
         w.str(record.optimizer.name);
         w.u32(static_cast<std::uint32_t>(record.optimizer.hyperparameters.size()));
-        for (const auto& [name, value] : record.optimizer.hyperparameters) {
-            w.str(name);
+        for (const auto& [hp, value] : record.optimizer.hyperparameters) {
+            w.str(hp);
             w.f64(value);
         }
         w.i64(record.optimizer_state.iterations);
         w.u32(static_cast<std::uint32_t>(record.optimizer_state.slots.size()));
-        for (const auto& [name, values] : record.optimizer_state.slots) {
-            w.str(name);
+        for (const auto& [slot, values] : record.optimizer_state.slots) {
+            w.str(slot);
             w.u64(static_cast<std::uint64_t>(values.size()));
             w.scalars(values.data(), std::size_t(values.size()));
         }
@@ -342,8 +486,6 @@ template <Scalar S>
     }
     w.u32(static_cast<std::uint32_t>(numbers.size()));
     for (const auto v : numbers) w.u64(v);
-    w.u64(static_cast<std::uint64_t>(record.weights.size()));
-    w.scalars(record.weights.data(), std::size_t(record.weights.size()));
 
     auto& bytes = w.bytes();
     w.patch_u64(16, bytes.size() + 4);
@@ -359,9 +501,9 @@ template <Scalar S>
 /// \throws lamina::io_error "lamina::load_model: '<name>': <problem>", with the byte offset
 ///         where one applies, for a file that is not exactly one well-formed model file of
 ///         scalar type `S` (wrong magic, newer or invalid version, truncated, trailing bytes,
-///         checksum mismatch, a float file read as double or the reverse, an unknown layer
-///         kind or activation, layer sizes that do not chain or overflow, counts that do not
-///         match the layers).
+///         checksum mismatch, a float file read as double or the reverse, counts that the
+///         file cannot hold or that do not match each other). The layers' kinds and configs
+///         are checked by the registry when the model is built from the record.
 template <Scalar S>
 [[nodiscard]] ModelRecord<S> decode_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
     const std::size_t size = bytes.size();
@@ -409,75 +551,36 @@ template <Scalar S>
 
     ModelRecord<S> record;
     detail::LittleEndianReader r(bytes, detail::model_header_size, body_end, name);
-    // Layers: kinds, sizes that chain, and a parameter count the file can hold.
-    const std::size_t layers_at = r.pos();
-    const std::uint32_t layer_count = r.u32("the layer count");
-    if (layer_count > r.left() / 8)
-        r.fail("the layer count ", layer_count, " at byte ", layers_at, " is more than the ", r.left(),
-               " bytes left can describe");
-    record.layers.reserve(layer_count);
     const std::uint64_t max_params = (size - min_size) / sizeof(S);
-    std::uint64_t params = 0;
-    Index width = 0;  // the previous layer's output width
-    for (std::uint32_t i = 0; i < layer_count; ++i) {
-        const std::string where = "layer " + std::to_string(i);
-        const std::size_t at = r.pos();
-        LayerRecord layer;
-        layer.kind = r.str(where + " kind");
-        if (layer.kind == "Dense") {
-            const std::uint64_t in = r.u64(where + " input_dim"), units = r.u64(where + " units");
-            if (in == 0 || units == 0 || in > max_params || units > max_params)
-                r.fail(where, " (Dense, at byte ", at, ") is ", in, " x ", units,
-                       ": expected sizes from 1 to what the file can hold (", max_params, " weights)");
-            if (i > 0 && Index(in) != width)
-                r.fail(where, " (Dense, at byte ", at, ") takes input_dim ", in, " but the layer before outputs ",
-                       width);
-            const std::uint64_t count = (in + 1) * units;  // may wrap: checked by the division
-            if (count / units != in + 1 || count > max_params - params)
-                r.fail(where, " (Dense, at byte ", at, ") has (", in, " + 1) x ", units,
-                       " weights, more than the file's size can hold (", max_params, " in all)");
-            params += count;
-            layer.input_dim = Index(in);
-            layer.units = Index(units);
-            width = Index(units);
-            if (version >= 2) {
-                const std::size_t factors_at = r.pos();
-                layer.l1 = r.f64(where + " l1");
-                layer.l2 = r.f64(where + " l2");
-                if (!(layer.l1 >= 0 && layer.l2 >= 0) || !std::isfinite(layer.l1) || !std::isfinite(layer.l2))
-                    r.fail(where, " (Dense, at byte ", factors_at, ") has the regularizer factors l1 = ", layer.l1,
-                           ", l2 = ", layer.l2, ": expected finite values >= 0");
-            }
-        } else if (layer.kind == "Activation") {
-            if (i == 0) r.fail(where, " (at byte ", at, ") is an Activation: the first layer must be Dense");
-            layer.activation = r.str(where + " activation");
-            const activation known[] = {activation::linear, activation::sigmoid, activation::tanh, activation::relu,
-                                        activation::softmax};
-            bool found = false;
-            for (const auto a : known) found = found || to_string(a) == layer.activation;
-            if (!found)
-                r.fail(where, " (at byte ", at, ") has the unknown activation '", layer.activation,
-                       "'; known: linear, sigmoid, tanh, relu, softmax");
-        } else if (layer.kind == "Dropout" && version >= 2) {
-            if (i == 0) r.fail(where, " (at byte ", at, ") is a Dropout: the first layer must be Dense");
-            layer.rate = r.f64(where + " rate");
-            if (!(layer.rate >= 0 && layer.rate < 1))
-                r.fail(where, " (Dropout, at byte ", at, ") has the rate ", layer.rate, ": expected one in [0, 1)");
-        } else {
-            r.fail(where, " at byte ", at, " is of the unknown kind '", layer.kind, "'; known: Dense, Activation",
-                   version >= 2 ? ", Dropout" : " (format version 1)");
-        }
-        record.layers.push_back(std::move(layer));
-    }
 
-    const std::size_t compiled_at = r.pos();
-    const std::uint8_t compiled = r.u8("the compiled flag");
-    if (compiled > 1)
-        r.fail("the compiled flag at byte ", compiled_at, " is ", unsigned(compiled), ": expected 0 or 1");
-    record.compiled = compiled == 1;
-    if (record.compiled) {
-        if (layer_count == 0) r.fail("the compiled flag at byte ", compiled_at, " is set for a model with no layers");
+    // The weights: P values, which every optimizer slot must match too.
+    const auto read_weights = [&](std::optional<std::uint64_t> params) {
+        const std::size_t at = r.pos();
+        const std::uint64_t count = r.u64("the weight count");
+        if (params && count != *params)
+            r.fail("the weight count at byte ", at, " is ", count, ", but the layers have ", *params, " parameters");
+        if (count > max_params)
+            r.fail("the weight count at byte ", at, " is ", count, ", more than the file can hold (", max_params, ")");
+        record.weights = r.scalars<S>(count, "the weights");
+    };
+    const auto read_compiled = [&](std::uint64_t params) {
+        const std::size_t compiled_at = r.pos();
+        const std::uint8_t compiled = r.u8("the compiled flag");
+        if (compiled > 1)
+            r.fail("the compiled flag at byte ", compiled_at, " is ", unsigned(compiled), ": expected 0 or 1");
+        record.compiled = compiled == 1;
+        if (!record.compiled) return;
+        if (record.layers.empty())
+            r.fail("the compiled flag at byte ", compiled_at, " is set for a model with no layers");
         record.loss = r.str("the loss");
+        if (version >= 3) {
+            const std::uint32_t options = r.count("the loss option count", 12);
+            for (std::uint32_t i = 0; i < options; ++i) {
+                std::string option = r.str("a loss option name");
+                const double value = r.f64("loss option '" + option + "'");
+                record.loss_config.emplace_back(std::move(option), value);
+            }
+        }
         const std::uint32_t metrics = r.count("the metric count", 4);
         for (std::uint32_t i = 0; i < metrics; ++i) record.metrics.push_back(r.str("a metric"));
         record.optimizer.name = r.str("the optimizer");
@@ -503,25 +606,68 @@ template <Scalar S>
             Vector<S> values = r.scalars<S>(n, "slot '" + slot + "'");
             record.optimizer_state.slots.emplace_back(std::move(slot), std::move(values));
         }
-    }
+    };
+    const auto read_random = [&] {
+        const std::size_t random_at = r.pos();
+        const std::uint32_t numbers = r.u32("the random state's length");
+        if (numbers == 0 || numbers > 4096)
+            r.fail("the random state at byte ", random_at, " has ", numbers, " numbers: expected 1 to 4096");
+        r.need(std::uint64_t(numbers) * 8, "the random state");
+        for (std::uint32_t i = 0; i < numbers; ++i) {
+            if (i > 0) record.random_state += ' ';
+            record.random_state += std::to_string(r.u64("the random state"));
+        }
+    };
 
-    const std::size_t random_at = r.pos();
-    const std::uint32_t numbers = r.u32("the random state's length");
-    if (numbers == 0 || numbers > 4096)
-        r.fail("the random state at byte ", random_at, " has ", numbers, " numbers: expected 1 to 4096");
-    r.need(std::uint64_t(numbers) * 8, "the random state");
-    for (std::uint32_t i = 0; i < numbers; ++i) {
-        if (i > 0) record.random_state += ' ';
-        record.random_state += std::to_string(r.u64("the random state"));
+    if (version >= 3) {
+        const std::size_t shape_at = r.pos();
+        const std::uint32_t rank = r.count("the input shape's rank", 8);
+        std::vector<Index> dims(rank);
+        for (auto& d : dims) {
+            const std::uint64_t v = r.u64("the input shape");
+            if (v == 0 || v > std::uint64_t(std::numeric_limits<Index>::max()))
+                r.fail("the input shape at byte ", shape_at, " has the dimension ", v, ": expected >= 1");
+            d = Index(v);
+        }
+        try {
+            if (rank > 0) record.input_shape = Shape::checked(std::move(dims), "the input shape");
+        } catch (const std::invalid_argument& e) {
+            r.fail(e.what(), " (at byte ", shape_at, ")");
+        }
+        const std::size_t layers_at = r.pos();
+        const std::uint32_t layer_count = r.count("the layer count", 8);
+        if ((layer_count == 0) != (rank == 0))
+            r.fail("the model at byte ", layers_at, " has ", layer_count, " layers and an input shape of rank ", rank,
+                   ": expected both or neither");
+        record.layers.reserve(layer_count);
+        for (std::uint32_t i = 0; i < layer_count; ++i) {
+            const std::string where = "layer " + std::to_string(i);
+            LayerRecord layer;
+            layer.kind = r.str(where + " kind");
+            const std::uint32_t fields = r.count(where + " field count", 6);
+            for (std::uint32_t f = 0; f < fields; ++f) {
+                const std::size_t field_at = r.pos();
+                std::string field = r.str(where + " field name");
+                if (layer.config.find(field) != nullptr)
+                    r.fail(where, " (", layer.kind, ") names the field '", field, "' twice (at byte ", field_at, ")");
+                ConfigValue value = detail::read_config_value(r, where + " field '" + field + "'");
+                layer.config.set(std::move(field), std::move(value));
+            }
+            record.layers.push_back(std::move(layer));
+        }
+        read_weights(std::nullopt);
+        read_compiled(std::uint64_t(record.weights.size()));
+        read_random();
+    } else {
+        const std::uint64_t params = detail::read_legacy_layers(r, version, max_params, record.input_shape,
+                                                                record.layers);
+        read_compiled(params);
+        read_random();
+        read_weights(params);
     }
-
-    const std::size_t weights_at = r.pos();
-    const std::uint64_t count = r.u64("the weight count");
-    if (count != params)
-        r.fail("the weight count at byte ", weights_at, " is ", count, ", but the layers have ", params, " parameters");
-    record.weights = r.scalars<S>(count, "the weights");
     if (r.left() != 0)
-        r.fail(r.left(), " bytes after the weights, from byte ", r.pos(), ": expected the checksum at byte ", body_end);
+        r.fail(r.left(), " bytes after the ", version >= 3 ? "random state" : "weights", ", from byte ", r.pos(),
+               ": expected the checksum at byte ", body_end);
     return record;
 }
 

@@ -8,7 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include <lamina/core/config.hpp>
 #include <lamina/core/error.hpp>
+#include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/detail/elementwise.hpp>
 #include <lamina/layers/layer.hpp>
@@ -18,19 +20,25 @@ namespace lamina {
 /// The activation functions, by typed name: `Activation(activation::sigmoid)`.
 enum class activation { linear, sigmoid, tanh, relu, softmax };
 
+namespace detail {
+/// Keras's names of the activations, in the order of `activation`: the one list of them.
+inline constexpr std::array<std::string_view, 5> activation_names{"linear", "sigmoid", "tanh", "relu", "softmax"};
+}  // namespace detail
+
 /// Keras's name of an activation: "linear", "sigmoid", "tanh", "relu", "softmax".
 [[nodiscard]] constexpr std::string_view to_string(activation a) noexcept {
-    constexpr std::array<std::string_view, 5> names{"linear", "sigmoid", "tanh", "relu", "softmax"};
-    return names[static_cast<std::size_t>(a)];
+    return detail::activation_names[static_cast<std::size_t>(a)];
 }
 
 /// The activation with Keras's name `name`.
 /// \throws std::invalid_argument for an unknown name; the message lists the known ones.
 [[nodiscard]] inline activation activation_from_string(std::string_view name) {
-    for (auto a : {activation::linear, activation::sigmoid, activation::tanh, activation::relu, activation::softmax})
-        if (to_string(a) == name) return a;
-    throw std::invalid_argument("Activation: unknown activation '" + std::string(name) +
-                                "'; known: linear, sigmoid, tanh, relu, softmax");
+    std::string known;
+    for (std::size_t i = 0; i < detail::activation_names.size(); ++i) {
+        if (detail::activation_names[i] == name) return static_cast<activation>(i);
+        known += (i > 0 ? ", " : "") + std::string(detail::activation_names[i]);
+    }
+    throw std::invalid_argument("Activation: unknown activation '" + std::string(name) + "'; known: " + known);
 }
 
 namespace detail {
@@ -93,22 +101,20 @@ struct Relu {
 template <Scalar S, class F>
 class ElementwiseActivation final : public Layer<S> {
 public:
-    ElementwiseActivation(activation a, Index width) : activation_(a) {
-        this->input_dim_ = width;
-        this->output_dim_ = width;
-    }
+    ElementwiseActivation(activation a, const Shape& shape) : activation_(a) { this->set_shapes(shape, shape); }
     [[nodiscard]] std::string kind() const override { return "Activation"; }
-    [[nodiscard]] std::string config() const override { return std::string(to_string(activation_)); }
+    [[nodiscard]] Config get_config() const override { return {{"activation", std::string(to_string(activation_))}}; }
 
     // Through detail::elementwise: every value takes the vectorised path, and its result does
     // not depend on where in the batch it lies.
-    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override {
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y, const Pass& /*pass*/ = {}) const override {
         detail::elementwise<S>(
             y, [](const auto& in, const auto&) { return F::f(in); }, x, x);
     }
 
     // dx = dy * f'(y), element-wise.
-    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const override {
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                  const Pass& /*pass*/ = {}) const override {
         detail::elementwise<S>(
             dx, [](const auto& d, const auto& out) { return d * F::df(out); }, dy, y);
     }
@@ -128,22 +134,24 @@ void softmax_rows(ConstMatrixRef<S> x, MatrixRef<S> y) {
     for (Index i = 0; i < x.rows(); ++i) y.row(i) /= sum_in_order(y.row(i));
 }
 
-/// The softmax activation layer. When a model ends in it and trains with categorical
-/// cross-entropy, the model fuses the two and never calls this layer's `backward`.
+/// The softmax activation layer, over each sample (its input must be flat). When a model ends
+/// in it and trains with a loss that fuses softmax (categorical cross-entropy), the model
+/// hands the loss this layer's input and never calls its `backward` in training.
 template <Scalar S>
 class SoftmaxActivation final : public Layer<S> {
 public:
-    explicit SoftmaxActivation(Index width) {
-        this->input_dim_ = width;
-        this->output_dim_ = width;
-    }
+    explicit SoftmaxActivation(const Shape& shape) { this->set_shapes(shape, shape); }
     [[nodiscard]] std::string kind() const override { return "Activation"; }
-    [[nodiscard]] std::string config() const override { return "softmax"; }
+    [[nodiscard]] Config get_config() const override { return {{"activation", std::string("softmax")}}; }
+    [[nodiscard]] LayerTraits traits() const override { return {.row_softmax = true}; }
 
-    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { softmax_rows<S>(x, y); }
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y, const Pass& /*pass*/ = {}) const override {
+        softmax_rows<S>(x, y);
+    }
 
     // The softmax Jacobian applied row by row: dx_i = y_i * (dy_i - <dy_i, y_i>).
-    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const override {
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                  const Pass& /*pass*/ = {}) const override {
         for (Index i = 0; i < y.rows(); ++i) {
             const S dot = dy.row(i).dot(y.row(i));
             dx.row(i).array() = y.row(i).array() * (dy.row(i).array() - dot);
@@ -168,23 +176,28 @@ public:
 
     [[nodiscard]] activation function() const noexcept { return activation_; }
 
-    /// Builds the layer for inputs `input_dim` wide.
-    /// \throws std::invalid_argument when `input_dim` is 0 (an activation cannot be first).
+    /// Builds the layer for samples of `input` (the previous layer's output shape).
+    /// \throws std::invalid_argument when `input` is empty (an activation cannot be first);
+    ///         shape_error for a softmax over samples that are not flat.
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const {
-        if (input_dim <= 0)
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
+        if (input.empty())
             throw std::invalid_argument("Activation('" + std::string(to_string(activation_)) +
                                         "'): cannot be the first layer; start with a layer that takes input_dim");
         switch (activation_) {
             case activation::linear:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input_dim);
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input);
             case activation::sigmoid:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input_dim);
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input);
             case activation::tanh:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input_dim);
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input);
             case activation::relu:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input_dim);
-            case activation::softmax: return std::make_unique<detail::SoftmaxActivation<S>>(input_dim);
+                return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input);
+            case activation::softmax:
+                if (input.rank() != 1)
+                    throw shape_error("Activation('softmax'): needs flat samples (rank 1), found input shape " +
+                                      input.text() + "; add Flatten() before it");
+                return std::make_unique<detail::SoftmaxActivation<S>>(input);
         }
         throw std::invalid_argument("Activation: invalid activation value");
     }
@@ -192,5 +205,17 @@ public:
 private:
     activation activation_;
 };
+namespace detail {
+
+/// The registry's factory of Activation layers: config {activation: name}.
+template <Scalar S>
+std::unique_ptr<Layer<S>> activation_from_config(const Config& config, const Shape& input) {
+    ConfigReader r(config, "Activation");
+    const Activation spec(r.get<std::string>("activation"));
+    r.finish();
+    return spec.build<S>(input);
+}
+
+}  // namespace detail
 
 }  // namespace lamina

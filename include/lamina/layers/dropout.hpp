@@ -5,11 +5,12 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
+#include <lamina/core/config.hpp>
 #include <lamina/core/error.hpp>
+#include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/layers/layer.hpp>
 
@@ -32,41 +33,37 @@ namespace detail {
 /// dx = dy * keep / (1 - rate). Element (r, c) of the batch keeps when the 53-bit number
 /// of mix64(seed + golden * (r * width + c + 1)) is at least `rate`: the mask is a
 /// function of the pass's seed and the element's place in the batch, recomputed in
-/// `backward_training` rather than stored. Inference: y = x.
+/// the training `backward` rather than stored. Inference: y = x.
 template <Scalar S>
 class DropoutLayer final : public Layer<S> {
 public:
-    DropoutLayer(double rate, Index width) : rate_(rate), scale_(S(1.0 / (1.0 - rate))) {
-        this->input_dim_ = width;
-        this->output_dim_ = width;
-    }
+    static constexpr const char* kind_name = "Dropout";
 
-    [[nodiscard]] std::string kind() const override { return "Dropout"; }
-    [[nodiscard]] std::string config() const override {
-        std::ostringstream s;
-        s << "rate: " << rate_;
-        return s.str();
+    DropoutLayer(double rate, const Shape& shape) : rate_(rate), scale_(S(1.0 / (1.0 - rate))) {
+        this->set_shapes(shape, shape);
     }
+    /// The registry's factory: config {rate}.
+    static std::unique_ptr<Layer<S>> from_config(const Config& config, const Shape& input);
+
+    [[nodiscard]] std::string kind() const override { return kind_name; }
+    [[nodiscard]] Config get_config() const override { return {{"rate", rate_}}; }
     [[nodiscard]] double rate() const noexcept { return rate_; }
-    [[nodiscard]] bool random_in_training() const override { return rate_ > 0; }
+    [[nodiscard]] LayerTraits traits() const override { return {.random_in_training = rate_ > 0}; }
 
-    void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const override { y = x; }
-    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy,
-                  MatrixRef<S> dx) const override {
-        dx = dy;
+    // Training: the mask; otherwise the identity.
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y, const Pass& pass = {}) const override {
+        if (pass.training) apply_mask(x, y, pass);
+        else y = x;
     }
-
-    void forward_training(ConstMatrixRef<S> x, MatrixRef<S> y, const TrainingPass& pass) const override {
-        apply_mask(x, y, pass);
-    }
-    void backward_training(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy, MatrixRef<S> dx,
-                           const TrainingPass& pass) const override {
-        apply_mask(dy, dx, pass);
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                  const Pass& pass = {}) const override {
+        if (pass.training) apply_mask(dy, dx, pass);
+        else dx = dy;
     }
 
 private:
     // out = in * keep / (1 - rate), element by element, for rows pass.row.. of the batch.
-    void apply_mask(ConstMatrixRef<S> in, MatrixRef<S> out, const TrainingPass& pass) const {
+    void apply_mask(ConstMatrixRef<S> in, MatrixRef<S> out, const Pass& pass) const {
         if (rate_ == 0) {
             out = in;
             return;
@@ -113,18 +110,26 @@ public:
 
     [[nodiscard]] double rate() const noexcept { return rate_; }
 
-    /// Builds the layer for inputs `input_dim` wide.
-    /// \throws std::invalid_argument when `input_dim` is 0 (a Dropout layer cannot be first).
+    /// Builds the layer for samples of `input` (the previous layer's output shape).
+    /// \throws std::invalid_argument when `input` is empty (a Dropout layer cannot be first).
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const {
-        if (input_dim <= 0)
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
+        if (input.empty())
             throw std::invalid_argument("Dropout(" + std::to_string(rate_) +
                                         "): cannot be the first layer; start with a layer that takes input_dim");
-        return std::make_unique<detail::DropoutLayer<S>>(rate_, input_dim);
+        return std::make_unique<detail::DropoutLayer<S>>(rate_, input);
     }
 
 private:
     double rate_;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> detail::DropoutLayer<S>::from_config(const Config& config, const Shape& input) {
+    ConfigReader r(config, kind_name);
+    const Dropout spec(r.get<double>("rate"));
+    r.finish();
+    return spec.build<S>(input);
+}
 
 }  // namespace lamina

@@ -4,21 +4,33 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <lamina/core/config.hpp>
 #include <lamina/core/error.hpp>
 #include <lamina/core/random.hpp>
+#include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 
 namespace lamina {
 
-/// A layer's trainable arrays, in Keras's order (a Dense layer: kernel, then bias).
-/// A kernel is (inputs x units); a bias is one row of (1 x units).
+/// A layer's trainable arrays, in Keras's order (a Dense layer: kernel, then bias), each as
+/// a row-major matrix of (product of all dimensions but the last) x (the last): a Dense
+/// kernel (inputs x units), a bias one row of (1 x units).
 template <Scalar S>
 using Weights = std::vector<Matrix<S>>;
+
+/// The name and shape of one of a layer's weight arrays, as Keras names them: "kernel"
+/// (784, 100), "bias" (100). The arrays lie one after the other in the layer's part of the
+/// model's flat buffer, each row-major.
+struct WeightSpec {
+    std::string name;
+    Shape shape;
+};
 
 /// The range of a layer's parameters, relative to its first one, that one slice of
 /// `Layer::gradient` writes: [offset, offset + size).
@@ -27,33 +39,59 @@ struct ParameterRange {
     Index size = 0;
 };
 
-/// What a training pass tells a layer beyond its rows, for layers that act at random while
-/// training (Dropout): a seed for this batch and layer, and the index within the batch of
-/// the first row the call sees. A layer's random choices must depend only on these and the
-/// row and column, never on how the batch was split between threads, so that a seed gives
-/// the same training whatever the thread count.
+/// What a model tells a layer about the pass it runs in, beyond its rows.
 ///
-/// For the first layer the model also passes where x is non-zero, found as it gathered the
-/// batch: when `nonzeros` is not null, bit q of word `nonzeros[r * nonzero_words + c]` is set
-/// exactly when x(r, 64 c + q) != 0 (NaN counts as non-zero), for the rows of the call.
-struct TrainingPass {
+/// A layer's random choices in training (Dropout) must depend only on `seed`, `row` and the
+/// element's place, never on how the batch was split between threads, so that a seed gives
+/// the same training whatever the thread count.
+struct Pass {
+    /// True in `fit`, `train_on_batch` and `loss_and_gradient`; false in `predict` and `evaluate`.
+    bool training = false;
+    /// A seed for this batch and layer.
     std::uint64_t seed = 0;
+    /// The index within the batch of the first row the call sees.
     Index row = 0;
+    /// A hint for layers whose traits ask for it (`reads_input_nonzeros`): where the input is
+    /// non-zero, found as the model gathered the batch. When not null, bit q of word
+    /// `nonzeros[r * nonzero_words + c]` is set exactly when x(r, 64 c + q) != 0 (NaN counts
+    /// as non-zero), for the rows of the call. Layers must compute the same without it.
     const std::uint64_t* nonzeros = nullptr;
     Index nonzero_words = 0;
 };
 
+/// What a layer can do or needs beyond forward and backward; the model asks once, when the
+/// layer is added, and none of it is required.
+struct LayerTraits {
+    /// Forward draws at random in training (the model then derives a seed per batch).
+    bool random_in_training = false;
+    /// As the first layer, the layer can use the `Pass::nonzeros` hint.
+    bool reads_input_nonzeros = false;
+    /// The layer wants `begin_batch()` before each training batch.
+    bool prepares_batch = false;
+    /// Forward is a softmax over each row of its input: a loss that fuses softmax (categorical
+    /// cross-entropy) may take this layer's input as logits and skip it in training.
+    bool row_softmax = false;
+    /// How many disjoint slices `gradient` can write concurrently (at least 1).
+    Index gradient_slices = 1;
+};
+
 /// A layer of a `Sequential` model.
 ///
-/// Shape contract: `forward` maps x (rows x input_dim()) to y (rows x output_dim()); the rows
-/// are independent samples, so a model may call `forward` and `backward` on any block of
-/// rows, from several threads at once, each thread its own rows. `gradient` needs the whole
-/// batch and is split by parameters instead: slice `part` of `parts` writes only its own
-/// range of the gradient buffer. A layer is called once per batch (or per slice of a batch),
-/// never per sample.
+/// Shape contract: a layer maps samples of `input_shape()` to samples of `output_shape()`;
+/// `forward` takes x (rows x input_dim()) and writes y (rows x output_dim()), each row one
+/// sample flattened row-major, channels last. Rows are independent samples, so a model may
+/// call `forward` and `backward` on any block of rows, from several threads at once, each
+/// thread its own rows. `gradient` needs the whole batch and is split by parameters instead:
+/// slice `part` of `parts` writes only its own range of the gradient buffer. A layer is
+/// called once per batch (or per block of a batch), never per sample.
 ///
-/// Parameters live in the model: a layer with `parameter_count() > 0` receives, through
-/// `bind`, views into the model's flat parameter and gradient buffers.
+/// A layer describes itself: its `kind()` (Keras's class name), its configuration
+/// (`get_config()`, Keras's field names) and its weights' names and shapes (`weight_specs()`).
+/// With a factory in the registry (lamina/layers/registry.hpp) that is all the model file,
+/// `.npz` archives and `summary()` need.
+///
+/// Parameters live in the model: a layer with weights receives, through `bind`, views into
+/// the model's flat parameter and gradient buffers.
 template <Scalar S>
 class Layer {
 public:
@@ -61,69 +99,96 @@ public:
 
     /// The kind of layer, as Keras names its class: "Dense", "Activation".
     [[nodiscard]] virtual std::string kind() const = 0;
+    /// The configuration that, with the input shape, rebuilds this layer through the registry.
+    [[nodiscard]] virtual Config get_config() const { return {}; }
     /// A one-line description for `summary()`, e.g. "activation: sigmoid".
-    [[nodiscard]] virtual std::string config() const { return {}; }
+    [[nodiscard]] std::string config() const { return get_config().text(); }
+    /// What the layer can do or needs beyond forward and backward.
+    [[nodiscard]] virtual LayerTraits traits() const { return {}; }
 
-    /// Width of one input sample.
-    [[nodiscard]] Index input_dim() const { return input_dim_; }
-    /// Width of one output sample.
-    [[nodiscard]] Index output_dim() const { return output_dim_; }
+    /// The shape of one input sample, e.g. (28, 28, 1).
+    [[nodiscard]] const Shape& input_shape() const noexcept { return input_shape_; }
+    /// The shape of one output sample, e.g. (26, 26, 32).
+    [[nodiscard]] const Shape& output_shape() const noexcept { return output_shape_; }
+    /// Width of one input sample: the product of `input_shape()`.
+    [[nodiscard]] Index input_dim() const noexcept { return input_dim_; }
+    /// Width of one output sample: the product of `output_shape()`.
+    [[nodiscard]] Index output_dim() const noexcept { return output_dim_; }
 
+    /// The weight arrays' names and shapes, in Keras's order.
+    [[nodiscard]] const std::vector<WeightSpec>& weight_specs() const noexcept { return weight_specs_; }
     /// Number of trainable scalars the layer owns in the model's flat buffer.
-    [[nodiscard]] virtual Index parameter_count() const { return 0; }
+    [[nodiscard]] Index parameter_count() const noexcept { return parameter_count_; }
     /// Points the layer's weights at `params` and its gradients at `grads`, each
     /// `parameter_count()` long, owned by the model and valid until the next `bind`.
-    virtual void bind(S* /*params*/, S* /*grads*/) {}
+    virtual void bind(S* params, S* grads) {
+        params_ = params;
+        grads_ = grads;
+    }
     /// Draws initial weights.
     virtual void initialize(Random& /*rng*/) {}
 
     /// y = f(x). Shapes: x (rows x input_dim()), y (rows x output_dim()); y is overwritten.
-    virtual void forward(ConstMatrixRef<S> x, MatrixRef<S> y) const = 0;
+    /// `pass` says whether the model trains (Dropout only drops then) and gives the hints.
+    virtual void forward(ConstMatrixRef<S> x, MatrixRef<S> y, const Pass& pass = {}) const = 0;
 
-    /// `forward` while training. Layers that behave differently in training (Dropout)
-    /// override it; the others are the same in both.
-    virtual void forward_training(ConstMatrixRef<S> x, MatrixRef<S> y, const TrainingPass& /*pass*/) const {
-        forward(x, y);
-    }
-    /// True when `forward_training` draws at random (the model then derives a seed per batch).
-    [[nodiscard]] virtual bool random_in_training() const { return false; }
+    /// The input gradient dx = dL/dx from dy = dL/dy, for the same rows and `pass` as a
+    /// `forward` that gave y. Shapes: x and dx (rows x input_dim()), y and dy (rows x
+    /// output_dim()). dx is overwritten. A model skips this call for its first layer.
+    virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                          const Pass& pass = {}) const = 0;
 
-    /// The input gradient dx = dL/dx from dy = dL/dy, for the same rows as `forward`.
-    /// Shapes: x and dx (rows x input_dim()), y and dy (rows x output_dim()). dx is
-    /// overwritten. A model skips this call for its first layer.
-    virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx) const = 0;
-
-    /// `backward` after `forward_training` with the same `pass`, after `prepare_backward`.
-    virtual void backward_training(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
-                                   const TrainingPass& /*pass*/) const {
-        backward(x, y, dy, dx);
-    }
-    /// Called by the model before each training batch whose input gradients it needs, from
-    /// one thread, with the weights that batch reads: a layer may prepare there what every
-    /// block of rows of `backward_training` reads (Dense: its kernel transposed). The first
-    /// call may allocate; later ones must not.
-    virtual void prepare_backward() {}
+    /// Called before each training batch, from one thread, with the weights that batch reads,
+    /// for layers whose traits set `prepares_batch`: a layer may make there what every block
+    /// of rows reads (Dense: its kernel transposed). The first call may allocate; later ones
+    /// must not.
+    virtual void begin_batch() {}
 
     /// What the layer adds to the loss (a weight penalty such as L2), from its current
     /// weights; its gradient is part of what `gradient` writes. 0 for most layers.
     [[nodiscard]] virtual double regularization_loss() const { return 0; }
 
-    /// Writes slice `part` (0 <= part < parts) of the parameter gradient dL/dw from the
-    /// whole batch, overwriting (no zeroing pass needed), and returns the range written.
-    /// Slices of different `part` are disjoint and may run concurrently.
+    /// Writes slice `part` (0 <= part < parts <= traits().gradient_slices) of the parameter
+    /// gradient dL/dw from the whole batch, overwriting (no zeroing pass needed), and returns
+    /// the range written. Slices of different `part` are disjoint and may run concurrently.
     virtual ParameterRange gradient(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*dy*/, Index /*part*/,
                                     Index /*parts*/) {
         return {};
     }
 
-    /// The trainable arrays, copied out (Keras `get_weights`).
-    [[nodiscard]] virtual Weights<S> get_weights() const { return {}; }
+    /// The trainable arrays, copied out (Keras `get_weights`), shaped as `Weights` says.
+    [[nodiscard]] Weights<S> get_weights() const {
+        Weights<S> out;
+        const S* p = params_;
+        for (const auto& w : weight_specs_) {
+            const auto [rows, cols] = matrix_shape(w.shape);
+            out.emplace_back(Eigen::Map<const Matrix<S>>(p, rows, cols));
+            p += rows * cols;
+        }
+        return out;
+    }
     /// Replaces the trainable arrays (Keras `set_weights`).
-    /// \throws shape_error when the count or a shape differs from `get_weights()`.
-    virtual void set_weights(const Weights<S>& weights) {
-        if (!weights.empty())
-            throw shape_error(where() + ".set_weights: expected 0 arrays (the layer has no weights), found " +
+    /// \throws shape_error when the count or a shape differs from `get_weights()`; nothing changes then.
+    void set_weights(const Weights<S>& weights) {
+        if (weights.size() != weight_specs_.size()) {
+            std::string names;
+            for (const auto& w : weight_specs_) names += (names.empty() ? "" : ", ") + w.name;
+            throw shape_error(where() + ".set_weights: expected " + std::to_string(weight_specs_.size()) + " arrays" +
+                              (names.empty() ? " (the layer has no weights)" : " (" + names + ")") + ", found " +
                               std::to_string(weights.size()));
+        }
+        for (std::size_t k = 0; k < weights.size(); ++k) {
+            const auto [rows, cols] = matrix_shape(weight_specs_[k].shape);
+            if (weights[k].rows() != rows || weights[k].cols() != cols)
+                throw shape_error(where() + ".set_weights: " + weight_specs_[k].name + " expected " +
+                                  std::to_string(rows) + "x" + std::to_string(cols) + ", found " +
+                                  std::to_string(weights[k].rows()) + "x" + std::to_string(weights[k].cols()));
+        }
+        S* p = params_;
+        for (const auto& w : weights) {
+            Eigen::Map<Matrix<S>>(p, w.rows(), w.cols()) = w;
+            p += w.size();
+        }
     }
 
     /// The layer's name in its model, as Keras names them: "dense", "dense_1", "activation".
@@ -138,34 +203,83 @@ public:
         name_ = std::move(name);
     }
 
+    /// The (rows, cols) of the row-major matrix that holds an array of `shape`: the product
+    /// of all dimensions but the last, and the last (a rank-1 array is one row).
+    [[nodiscard]] static std::pair<Index, Index> matrix_shape(const Shape& shape) {
+        const Index cols = shape.back();
+        return {cols == 0 ? 0 : shape.size() / cols, cols};
+    }
+
 protected:
-    Index input_dim_ = 0;
-    Index output_dim_ = 0;
+    /// Sets the shapes; derived constructors call it once.
+    void set_shapes(Shape input, Shape output) {
+        input_shape_ = std::move(input);
+        output_shape_ = std::move(output);
+        input_dim_ = input_shape_.size();
+        output_dim_ = output_shape_.size();
+    }
+    /// Declares the next weight array; derived constructors call it, in Keras's order.
+    /// \throws std::invalid_argument when the layer's parameters would overflow an Index.
+    void add_weight(std::string name, const Shape& shape) {
+        const Shape checked = Shape::checked(shape.dims(), kind(), name);
+        const Index n = checked.size();
+        if (n > std::numeric_limits<Index>::max() - parameter_count_)
+            throw std::invalid_argument(kind() + ": the weights have more values than an index can count");
+        parameter_count_ += n;
+        weight_specs_.push_back({std::move(name), checked});
+    }
+    /// The layer's weights and gradients in the model's buffers, as `bind` gave them.
+    [[nodiscard]] S* params() const noexcept { return params_; }
+    [[nodiscard]] S* grads() const noexcept { return grads_; }
 
 private:
+    Shape input_shape_, output_shape_;
+    Index input_dim_ = 0, output_dim_ = 0;
+    std::vector<WeightSpec> weight_specs_;
+    Index parameter_count_ = 0;
+    S* params_ = nullptr;
+    S* grads_ = nullptr;
     Index index_ = 0;
     std::string name_;
 };
 
+/// The shape a layer spec is built for: the previous layer's output shape, or, for the first
+/// layer, an empty shape (the spec then needs its own `input_shape`). Throws the usual
+/// errors for a spec that cannot be first or whose given input shape does not match.
+/// \param kind the spec's text for messages, e.g. "Dense(10)".
+/// \param previous the previous layer's output shape (empty for the first layer).
+/// \param own the spec's own `input_shape` (empty when not given).
+/// \throws std::invalid_argument when neither is given; shape_error when both differ.
+inline Shape input_shape_for(const std::string& kind, const Shape& previous, const Shape& own) {
+    if (previous.empty() && own.empty())
+        throw std::invalid_argument(kind + ": the first layer needs input_dim or input_shape, e.g. " + kind +
+                                    " with {.input_dim = 784} or {.input_shape = {28, 28, 1}}");
+    if (!previous.empty() && !own.empty() && previous != own)
+        throw shape_error(kind + ": input_shape " + own.text() + " does not match the previous layer's output " +
+                          previous.text());
+    return previous.empty() ? Shape::checked(own.dims(), kind, "input_shape") : previous;
+}
+
 /// Something a `Sequential<S>` can build a layer from: a layer spec such as `Dense(100)`
-/// or `Activation("relu")`, given the width of the previous layer's output (0 when the
-/// spec is first and must carry its own `input_dim`). Any type with a member
-/// `template <Scalar S> std::unique_ptr<Layer<S>> build(Index input_dim) const` converts.
+/// or `Activation("relu")`, given the previous layer's output shape (empty when the spec is
+/// first and must carry its own input shape). Any type with a member
+/// `template <Scalar S> std::unique_ptr<Layer<S>> build(const Shape& input_shape) const`
+/// converts.
 template <Scalar S>
 class LayerSpec {
 public:
     template <class Spec>
-        requires requires(const Spec& s, Index n) {
-            { s.template build<S>(n) } -> std::convertible_to<std::unique_ptr<Layer<S>>>;
+        requires requires(const Spec& s, const Shape& shape) {
+            { s.template build<S>(shape) } -> std::convertible_to<std::unique_ptr<Layer<S>>>;
         }
     LayerSpec(Spec spec)  // NOLINT(google-explicit-constructor): specs convert implicitly
-        : build_([spec = std::move(spec)](Index input_dim) { return spec.template build<S>(input_dim); }) {}
+        : build_([spec = std::move(spec)](const Shape& input) { return spec.template build<S>(input); }) {}
 
-    /// Builds the layer after one whose output is `input_dim` wide (0: no previous layer).
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(Index input_dim) const { return build_(input_dim); }
+    /// Builds the layer after one whose output is `input_shape` (empty: no previous layer).
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input_shape) const { return build_(input_shape); }
 
 private:
-    std::function<std::unique_ptr<Layer<S>>(Index)> build_;
+    std::function<std::unique_ptr<Layer<S>>(const Shape&)> build_;
 };
 
 }  // namespace lamina

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include <lamina/core/config.hpp>  // detail::number_text
 #include <lamina/core/types.hpp>
 
 namespace lamina {
@@ -89,14 +90,6 @@ public:
 };
 
 namespace detail {
-
-/// `value` as the shortest text that reads back as it ("0.001", "1e-07", "inf", "nan"), for
-/// optimizers' messages and `config()`.
-inline std::string number_text(double value) {
-    char buffer[32];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-    return std::string(buffer, result.ptr);
-}
 
 /// What a numeric hyperparameter must satisfy: the test, and the words of the refusal
 /// ("<optimizer>: <field> <must>, found <value>"). `positive`, `non_negative` and
