@@ -2,6 +2,8 @@
 // lamina tests: the training step and single-sample prediction allocate nothing after warming up.
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include <atomic>
 #include <cstdlib>
 
@@ -163,3 +165,12 @@ TEST_CASE("The allocation counter sees allocations", "[allocation]") {
               m.setZero();
           }) >= 1);
 }
+
+namespace lamina::test {
+
+// The counter for the layer conformance check (tests/layer_conformance.hpp).
+long count_allocations(const std::function<void()>& f) {
+    return LAMINA_MALLOC_INTERCEPTED ? -1 : long(allocations_in(f));
+}
+
+}  // namespace lamina::test

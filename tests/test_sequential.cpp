@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -560,4 +561,24 @@ TEST_CASE("NaN or infinite inputs and non-one-hot targets are rejected with thei
     CHECK_THROWS_WITH(model.fit(x, y, {.verbose = 0, .validation_data = {x, bad}}),
                       Catch::Contains("validation_data") && Catch::Contains("y row 1"));
     CHECK_NOTHROW(model.evaluate(x, y));
+}
+
+TEST_CASE("A model ending in logits trained with from_logits matches the fused softmax model, also when loaded",
+          "[sequential][loss]") {
+    const lamina::Matrix<double> x = lamina::Matrix<double>::Random(6, 4);
+    lamina::Matrix<double> y = lamina::Matrix<double>::Zero(6, 3);
+    for (int i = 0; i < 6; ++i) y(i, i % 3) = 1;
+    lamina::Sequential<double> logits{lamina::Dense(3, {.input_dim = 4})};
+    lamina::Sequential<double> fused{lamina::Dense(3, {.input_dim = 4}), lamina::Activation("softmax")};
+    logits.initialize(3);
+    fused.initialize(3);
+    logits.compile(lamina::loss::CategoricalCrossentropy{.from_logits = true}, lamina::SGD{});
+    fused.compile(lamina::loss::categorical_crossentropy, lamina::SGD{});
+    const double loss = logits.loss_and_gradient(x, y);
+    CHECK(loss == Approx(fused.loss_and_gradient(x, y)).epsilon(1e-12));
+    CHECK(logits.gradients().isApprox(fused.gradients(), 1e-12));
+    // Without the option the same outputs would be read as probabilities: a loaded model must keep it.
+    const auto bytes = logits.to_bytes();
+    auto loaded = lamina::load_model<double>(std::span<const std::byte>(bytes));
+    CHECK(loaded.loss_and_gradient(x, y) == loss);
 }

@@ -494,32 +494,27 @@ template <Scalar S>
     return std::move(bytes);
 }
 
-/// Reads a whole model file from memory, checking everything (see the format above).
-/// Allocates nothing that the file's size does not account for.
-/// \param bytes the file's bytes.
-/// \param name what error messages call the data (the file name).
-/// \throws lamina::io_error "lamina::load_model: '<name>': <problem>", with the byte offset
-///         where one applies, for a file that is not exactly one well-formed model file of
-///         scalar type `S` (wrong magic, newer or invalid version, truncated, trailing bytes,
-///         checksum mismatch, a float file read as double or the reverse, counts that the
-///         file cannot hold or that do not match each other). The layers' kinds and configs
-///         are checked by the registry when the model is built from the record.
+namespace detail {
+
+/// Checks a model file's magic, version, size, checksum and scalar type (see the format
+/// above) and returns its version; the body lies in [model_header_size, bytes.size() - 4).
+/// \throws io_error as `decode_model`.
 template <Scalar S>
-[[nodiscard]] ModelRecord<S> decode_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
+std::uint32_t check_model_header(std::span<const std::byte> bytes, std::string_view name) {
     const std::size_t size = bytes.size();
-    detail::LittleEndianReader head(bytes, 0, size, name);
+    LittleEndianReader head(bytes, 0, size, name);
     if (size < sizeof(model_magic))
         head.fail("not a lamina model file: it holds ", size, " bytes, too short for the 8-byte magic");
     if (std::memcmp(bytes.data(), model_magic, sizeof(model_magic)) != 0) {
-        const auto what = detail::what_file_is(bytes);
+        const auto what = what_file_is(bytes);
         head.fail("not a lamina model file: wrong magic at byte 0 (expected 89 4C 4D 4E 0D 0A 1A 0A)",
                   what.empty() ? "" : "; it looks like ", what);
     }
-    constexpr std::size_t min_size = detail::model_header_size + 4;
+    constexpr std::size_t min_size = model_header_size + 4;
     if (size < min_size)
         head.fail("truncated file: it holds ", size, " bytes, fewer than the ", min_size,
                   " of a header and a checksum");
-    detail::LittleEndianReader header(bytes, 8, detail::model_header_size, name);
+    LittleEndianReader header(bytes, 8, model_header_size, name);
     const std::uint32_t version = header.u32("the format version");
     if (version == 0) head.fail("invalid format version 0 at byte 8");
     if (version > model_format_version)
@@ -534,7 +529,7 @@ template <Scalar S>
         head.fail(size - stored_size, " trailing bytes: the header (byte 16) gives the file's size as ", stored_size,
                   " bytes, but it holds ", size);
     const std::size_t body_end = size - 4;
-    detail::LittleEndianReader tail(bytes, body_end, size, name);
+    LittleEndianReader tail(bytes, body_end, size, name);
     const std::uint32_t stored_crc = tail.u32("the checksum");
     const std::uint32_t actual_crc = crc32(bytes.first(body_end));
     if (stored_crc != actual_crc) {
@@ -549,6 +544,26 @@ template <Scalar S>
         head.fail("the file holds ", type_name(tag), " weights, but was loaded as ", type_name(sizeof(S)),
                   "; lamina does not convert: load it with load_model<", tag == 4 ? "float" : "double", ">");
 
+    return version;
+}
+
+}  // namespace detail
+
+/// Reads a whole model file from memory, checking everything (see the format above).
+/// Allocates nothing that the file's size does not account for.
+/// \param bytes the file's bytes.
+/// \param name what error messages call the data (the file name).
+/// \throws lamina::io_error "lamina::load_model: '<name>': <problem>", with the byte offset
+///         where one applies, for a file that is not exactly one well-formed model file of
+///         scalar type `S` (wrong magic, newer or invalid version, truncated, trailing bytes,
+///         checksum mismatch, a float file read as double or the reverse, counts that the
+///         file cannot hold or that do not match each other). The layers' kinds and configs
+///         are checked by the registry when the model is built from the record.
+template <Scalar S>
+[[nodiscard]] ModelRecord<S> decode_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
+    const std::uint32_t version = detail::check_model_header<S>(bytes, name);
+    const std::size_t size = bytes.size(), body_end = size - 4;
+    constexpr std::size_t min_size = detail::model_header_size + 4;
     ModelRecord<S> record;
     detail::LittleEndianReader r(bytes, detail::model_header_size, body_end, name);
     const std::uint64_t max_params = (size - min_size) / sizeof(S);

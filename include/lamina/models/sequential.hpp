@@ -215,14 +215,14 @@ public:
     ///         infinite (with terminate_on_nan, unless a callback such as TerminateOnNaN ends
     ///         training quietly instead); whatever a callback throws.
     History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
-        return detail::FitLoop<S>::template run<S>(*this, x, y, options);
+        return detail::FitLoop<S, S>::run(*this, x, y, options);
     }
 
     /// `fit` on inputs given as bytes, such as raw pixels 0-255 (`mnist::Images`), as Keras's
     /// fit takes a uint8 array: each batch is converted to S as it is gathered, so the data
     /// stays a quarter of its float size. Trains exactly as `fit` on `x.cast<S>()`.
     History fit(ConstByteMatrixRef x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
-        return detail::FitLoop<S>::template run<std::uint8_t>(*this, x, y, options);
+        return detail::FitLoop<S, std::uint8_t>::run(*this, x, y, options);
     }
 
     /// The loss and accuracy over the given samples, as Keras's `evaluate`.
@@ -369,7 +369,8 @@ public:
     }
 
 private:
-    friend class detail::FitLoop<S>;
+    template <Scalar, class>
+    friend class detail::FitLoop;
     friend class detail::ModelMapping<S>;
 
     // Builds layer `index` from `spec` after a layer whose output is `input`, naming the

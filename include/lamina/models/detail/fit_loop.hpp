@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -30,138 +32,155 @@ class Sequential;
 
 namespace lamina::detail {
 
-/// `Sequential::fit`: the loop that drives the training step over epochs and batches. It
-/// knows the model's public face (callbacks receive it) and its training step, never a
-/// concrete layer.
-template <Scalar S>
+/// `Sequential::fit` on inputs of element type T (S, or bytes converted batch by batch): the
+/// loop that drives the training step over epochs and batches. It knows the model's public
+/// face (callbacks receive it) and its training step, never a concrete layer.
+template <Scalar S, class T>
 class FitLoop {
 public:
-    /// fit on inputs of element type T (S, or bytes converted batch by batch); see `Sequential::fit`.
-    template <class T>
+    /// See `Sequential::fit`.
     static History run(Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
         model.require_compiled("fit");
-        const auto n = check_options<T>(model, x, y, options);
-        const ConstInputRef<T> train_x = x.topRows(n);  // views, no copies
-        const ConstMatrixRef<S> train_y = y.topRows(n);
-        const auto& callbacks = options.callbacks;
-
+        const Index n = check_options(model, x, y, options);
         History history;
         model.stop_training_.clear();
-        for (const auto& c : callbacks) c->on_train_begin(model);
+        for (const auto& c : options.callbacks) c->on_train_begin(model);
         if (options.initial_epoch >= options.epochs) {
-            for (const auto& c : callbacks) c->on_train_end(history, model);
+            for (const auto& c : options.callbacks) c->on_train_end(history, model);
             return history;
         }
-
-        const Index batch = std::min(options.batch_size, n);
-        const Index steps = (n + batch - 1) / batch;
         FlushSubnormals flush;
-        auto& trainer = model.trainer_;
-        Team& team = trainer.team(thread_count(options.threads, batch));
-        // Each batch on the team or on this thread alone, whichever is faster at the time: the
-        // weights are the same either way where every row of every product is computed the
-        // same way whatever block of rows it is in (lamina's float kernels).
-        TeamChoice choice(team.size() > 1 && gemm_rows_independent<S>);
-        trainer.prepare(model.stack_, batch);
-        Random own_rng(options.seed.value_or(0));
-        Random& shuffle_rng = options.seed ? own_rng : model.rng_;
-        std::vector<Index> order;  // empty: the samples in their order
-        auto& guard = trainer.guard();
-        guard.arm(options.terminate_on_nan, model.stack_.params().size(), *model.optimizer_);
-        const bool random = model.stack_.random_in_training();
-
-        // With a seed, first the draws that the epochs before initial_epoch made in a fit from
-        // epoch 0 (in step with those at the start of every epoch below), so that a resumed
-        // fit goes on as one fit would have.
-        if (options.seed)
-            for (Index e = 0; e < options.initial_epoch; ++e) {
-                if (options.shuffle) own_rng.permutation(order, n);
-                if (random) static_cast<void>(own_rng.bits());
-            }
-        // Batch `step` of `epoch` made the loss or a weight NaN or infinite: whether a callback
-        // (TerminateOnNaN) ends training there without an exception. Every callback hears of it.
-        const auto stop_quietly = [&](Index epoch, Index step, double loss) {
-            const std::string what = DivergenceGuard<S>::what(loss);
-            bool stop = false;
-            for (const auto& c : callbacks) stop = c->on_divergence(int(epoch), int(step), what.c_str(), model) || stop;
-            return stop;
-        };
-        bool diverged = false;
-
-        Progress progress(options.verbose, options.epochs, steps, !model.metrics_.empty());
-        const auto fit_start = std::chrono::steady_clock::now();
-        for (Index epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
-            const auto epoch_start = std::chrono::steady_clock::now();
-            for (const auto& c : callbacks) c->on_epoch_begin(int(epoch), model);
-            progress.epoch_begin(epoch);
-            if (options.shuffle) shuffle_rng.permutation(order, n);
-            if (random) trainer.set_seed(shuffle_rng.bits());  // this epoch's dropout masks
-            const Index* sequence = order.empty() ? nullptr : order.data();
-            const StepModel<S> m{model.stack_, *model.loss_, model.fused_softmax_, *model.optimizer_};
-            const auto run_batch = [&](Index step) {
-                const Index start = step * batch;
-                return trainer.template run<T>(m, team, train_x, train_y, sequence ? sequence + start : nullptr, start,
-                                               std::min(batch, n - start), true, choice.alone());
-            };
-            if (guard.armed()) guard.checkpoint(model.stack_.params(), *model.optimizer_);
-            double loss_sum = 0;
-            Index correct = 0, alone = 0;
-            for (Index step = 0; step < steps; ++step) {
-                const Index start = step * batch, rows = std::min(batch, n - start);
-                alone += choice.alone_kept();
-                const auto batch_start = std::chrono::steady_clock::now();
-                const auto [l, c] = run_batch(step);
-                if (rows == batch)
-                    choice.record(
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count());
-                if (guard.armed() && (!std::isfinite(l) || guard.diverged())) {
-                    try {  // the weights of before this batch
-                        guard.restore_and_throw(model.stack_.params(), *model.optimizer_, epoch, step, steps, l,
-                                                run_batch);
-                    } catch (const training_error&) {
-                        if (!stop_quietly(epoch, step, l)) throw;
-                    }
-                    diverged = true;
-                    break;
-                }
-                if (!guard.armed() && !callbacks.empty() && !std::isfinite(l) && stop_quietly(epoch, step, l)) {
-                    diverged = true;  // Keras's TerminateOnNaN: stop after the batch, weights as they are
-                    break;
-                }
-                loss_sum += l;
-                correct += c;
-                progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
-            }
-            if (diverged) break;  // the History keeps the completed epochs
-            EpochLogs logs{loss_sum / double(n), double(correct) / double(n)};
-            history.epoch.push_back(int(epoch));
-            history.loss.push_back(logs.loss);
-            history.accuracy.push_back(logs.accuracy);
-            if (options.validation_data || n < x.rows()) {  // validation_data or the held-out rows
-                const auto score = score_validation<T>(model, team, x, y, n, options);
-                logs.val_loss = score.loss;
-                logs.val_accuracy = score.accuracy;
-                history.val_loss.push_back(score.loss);
-                history.val_accuracy.push_back(score.accuracy);
-            }
-            const auto now = std::chrono::steady_clock::now();
-            history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
-            history.alone.push_back(double(alone) / double(steps));
-            // Progress's ETA takes the time so far as that of epochs 0..epoch: scale it to that.
-            const double elapsed = std::chrono::duration<double>(now - fit_start).count();
-            progress.epoch_end(logs, elapsed * double(epoch + 1) / double(epoch + 1 - options.initial_epoch));
-            for (const auto& c : callbacks) c->on_epoch_end(int(epoch), history, model);
-            if (model.stop_training_.get()) break;
-        }
-        for (const auto& c : callbacks) c->on_train_end(history, model);
+        FitLoop(model, x, y, options, n).train(history);
+        for (const auto& c : options.callbacks) c->on_train_end(history, model);
         return history;
     }
 
 private:
+    FitLoop(Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& options, Index n)
+        : model_(model), x_(x), y_(y), options_(options), n_(n), batch_(std::min(options.batch_size, n)),
+          steps_((n + batch_ - 1) / batch_), trainer_(model.trainer_),
+          team_(trainer_.team(thread_count(options.threads, batch_))),
+          // Each batch on the team or on this thread alone, whichever is faster at the time:
+          // the weights are the same either way where every row of every product is computed
+          // the same way whatever block of rows it is in (lamina's float kernels).
+          choice_(team_.size() > 1 && gemm_rows_independent<S>), own_rng_(options.seed.value_or(0)),
+          shuffle_rng_(options.seed ? own_rng_ : model.rng_), random_(model.stack_.random_in_training()) {
+        trainer_.prepare(model.stack_, batch_);
+        trainer_.guard().arm(options.terminate_on_nan, model.stack_.params().size(), *model.optimizer_);
+    }
+
+    // Every epoch from initial_epoch, until the last, a callback's stop or a divergence.
+    void train(History& history) {
+        // With a seed, first the draws that the epochs before initial_epoch made in a fit from
+        // epoch 0 (in step with those at the start of every epoch below), so that a resumed
+        // fit goes on as one fit would have.
+        if (options_.seed)
+            for (Index e = 0; e < options_.initial_epoch; ++e) {
+                if (options_.shuffle) own_rng_.permutation(order_, n_);
+                if (random_) static_cast<void>(own_rng_.bits());
+            }
+        Progress progress(options_.verbose, options_.epochs, steps_, !model_.metrics_.empty());
+        const auto fit_start = std::chrono::steady_clock::now();
+        for (Index epoch = options_.initial_epoch; epoch < options_.epochs; ++epoch) {
+            const auto epoch_start = std::chrono::steady_clock::now();
+            for (const auto& c : options_.callbacks) c->on_epoch_begin(int(epoch), model_);
+            progress.epoch_begin(epoch);
+            const auto logs = train_epoch(epoch, progress);
+            if (!logs) break;  // diverged: the History keeps the completed epochs
+            history.epoch.push_back(int(epoch));
+            history.loss.push_back(logs->loss);
+            history.accuracy.push_back(logs->accuracy);
+            if (logs->val_loss) {
+                history.val_loss.push_back(*logs->val_loss);
+                history.val_accuracy.push_back(*logs->val_accuracy);
+            }
+            const auto now = std::chrono::steady_clock::now();
+            history.seconds.push_back(std::chrono::duration<double>(now - epoch_start).count());
+            history.alone.push_back(alone_share_);
+            // Progress's ETA takes the time so far as that of epochs 0..epoch: scale it to that.
+            const double elapsed = std::chrono::duration<double>(now - fit_start).count();
+            progress.epoch_end(*logs, elapsed * double(epoch + 1) / double(epoch + 1 - options_.initial_epoch));
+            for (const auto& c : options_.callbacks) c->on_epoch_end(int(epoch), history, model_);
+            if (model_.stop_training_.get()) break;
+        }
+    }
+
+    // One epoch's batches, then its validation score; nothing when a batch diverged and a
+    // callback (TerminateOnNaN) ended training there.
+    std::optional<EpochLogs> train_epoch(Index epoch, Progress& progress) {
+        if (options_.shuffle) shuffle_rng_.permutation(order_, n_);
+        if (random_) trainer_.set_seed(shuffle_rng_.bits());  // this epoch's dropout masks
+        auto& guard = trainer_.guard();
+        if (guard.armed()) guard.checkpoint(model_.stack_.params(), *model_.optimizer_);
+        double loss_sum = 0;
+        Index correct = 0, alone = 0;
+        for (Index step = 0; step < steps_; ++step) {
+            const Index start = step * batch_, rows = std::min(batch_, n_ - start);
+            alone += choice_.alone_kept();
+            const auto batch_start = std::chrono::steady_clock::now();
+            const auto [l, c] = run_batch(step);
+            if (rows == batch_)
+                choice_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count());
+            if (guard.armed() && (!std::isfinite(l) || guard.diverged())) {
+                try {  // the weights of before this batch
+                    guard.restore_and_throw(model_.stack_.params(), *model_.optimizer_, epoch, step, steps_, l,
+                                            [&](Index s) { return run_batch(s); });
+                } catch (const training_error&) {
+                    if (!stop_quietly(epoch, step, l)) throw;
+                }
+                return std::nullopt;
+            }
+            if (!guard.armed() && !options_.callbacks.empty() && !std::isfinite(l) && stop_quietly(epoch, step, l))
+                return std::nullopt;  // Keras's TerminateOnNaN: stop after the batch, weights as they are
+            loss_sum += l;
+            correct += c;
+            progress.batch_end(step + 1, loss_sum / double(start + rows), double(correct) / double(start + rows));
+        }
+        alone_share_ = double(alone) / double(steps_);
+        EpochLogs logs{loss_sum / double(n_), double(correct) / double(n_)};
+        if (options_.validation_data || n_ < x_.rows()) {  // validation_data or the held-out rows
+            const auto score = score_validation();
+            logs.val_loss = score.loss;
+            logs.val_accuracy = score.accuracy;
+        }
+        return logs;
+    }
+
+    // Batch `step` of the running epoch: its summed loss and correct predictions.
+    std::pair<double, Index> run_batch(Index step) {
+        const Index start = step * batch_;
+        const StepModel<S> m{model_.stack_, *model_.loss_, model_.fused_softmax_, *model_.optimizer_};
+        return trainer_.template run<T>(m, team_, x_.topRows(n_), y_.topRows(n_),
+                                        order_.empty() ? nullptr : order_.data() + start, start,
+                                        std::min(batch_, n_ - start), true, choice_.alone());
+    }
+
+    // Batch `step` of `epoch` made the loss or a weight NaN or infinite: whether a callback
+    // (TerminateOnNaN) ends training there without an exception. Every callback hears of it.
+    bool stop_quietly(Index epoch, Index step, double loss) {
+        const std::string what = DivergenceGuard<S>::what(loss);
+        bool stop = false;
+        for (const auto& c : options_.callbacks)
+            stop = c->on_divergence(int(epoch), int(step), what.c_str(), model_) || stop;
+        return stop;
+    }
+
+    // The validation score after an epoch: of validation_data, or of the rows from n on.
+    Score score_validation() {
+        const auto& val = options_.validation_data;
+        const Index batch_size = PredictOptions{}.batch_size;
+        const auto evaluate = [&]<class U>(ConstInputRef<U> vx, ConstMatrixRef<S> vy) {
+            return Inference<S>::template evaluate<U>(model_.stack_, *model_.loss_, model_.fused_softmax_, team_, vx,
+                                                      vy, batch_size);
+        };
+        if (val.x) return evaluate.template operator()<S>(*val.x, *val.y);
+        if (val.bytes) return evaluate.template operator()<std::uint8_t>(*val.bytes, *val.y);
+        return evaluate.template operator()<T>(x_.bottomRows(x_.rows() - n_), y_.bottomRows(y_.rows() - n_));
+    }
+
     // Checks fit's arguments and returns how many of the samples it trains on: all of them,
     // or Keras's split_at = floor(samples * (1 - validation_split)), the rest held out
     // before any shuffling.
-    template <class T>
     static Index check_options(const Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y,
                                const FitOptions<S>& options) {
         const bool distributions = model.targets_are_distributions();
@@ -204,20 +223,19 @@ private:
         return n;
     }
 
-    // The validation score after an epoch: of validation_data, or of the rows from `n` on.
-    template <class T>
-    static Score score_validation(const Sequential<S>& model, Team& team, ConstInputRef<T> x, ConstMatrixRef<S> y,
-                                  Index n, const FitOptions<S>& options) {
-        const auto& val = options.validation_data;
-        const Index batch_size = PredictOptions{}.batch_size;
-        const auto evaluate = [&]<class U>(ConstInputRef<U> vx, ConstMatrixRef<S> vy) {
-            return Inference<S>::template evaluate<U>(model.stack_, *model.loss_, model.fused_softmax_, team, vx, vy,
-                                                      batch_size);
-        };
-        if (val.x) return evaluate.template operator()<S>(*val.x, *val.y);
-        if (val.bytes) return evaluate.template operator()<std::uint8_t>(*val.bytes, *val.y);
-        return evaluate.template operator()<T>(x.bottomRows(x.rows() - n), y.bottomRows(y.rows() - n));
-    }
+    Sequential<S>& model_;
+    ConstInputRef<T> x_;
+    ConstMatrixRef<S> y_;
+    const FitOptions<S>& options_;
+    const Index n_, batch_, steps_;  // training samples (before a validation split), batch size, batches
+    TrainingStep<S>& trainer_;
+    Team& team_;
+    TeamChoice choice_;
+    Random own_rng_;            // the shuffling's own stream, with a fit seed
+    Random& shuffle_rng_;       // own_rng_, or the model's
+    const bool random_;         // a layer draws at random in training
+    std::vector<Index> order_;  // this epoch's order of the samples (empty: in order)
+    double alone_share_ = 0;    // the share of the last epoch's batches that ran on one thread
 };
 
 }  // namespace lamina::detail
