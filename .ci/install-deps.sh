@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: MIT
 # lamina: installs the Debian packages lamina's build, tests and examples need, when missing.
 # Usage: .ci/install-deps.sh [extra-package ...]
-#   e.g. .ci/run adds what its sanitizer, clang and format steps use:
-#   .ci/install-deps.sh clang-14 libclang-rt-14-dev clang-format-14 python3-numpy
+#   e.g. .ci/run adds what its sanitizer, clang, format and aarch64 steps use:
+#   .ci/install-deps.sh clang-14 libclang-rt-14-dev clang-format-14 python3-numpy \
+#     g++-aarch64-linux-gnu qemu-user
 set -euo pipefail
 
+# curl: the data script's fallback where npm is missing; pkg-config: the package test's Makefile
+# consumer (tests/package/make/).
 packages=(build-essential cmake libeigen3-dev catch2 libstb-dev zlib1g-dev libbenchmark-dev
-          curl ca-certificates "$@")  # curl: the data script's fallback where npm is missing
+          pkg-config curl ca-certificates "$@")
 
 missing=()
 for p in "${packages[@]}"; do
