@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 #if defined(_OPENMP)
@@ -59,9 +59,11 @@ double epoch_flops(double n, double batch) {
     return fwd + bwd + update;
 }
 
-// FMA throughput of `threads` threads at once: 12 independent chains of 8-wide FMAs each.
-double fma_peak_gflops(int threads) {
-#if defined(__AVX2__) && defined(__FMA__)
+// FMA throughput of `threads` threads at once: 12 independent chains of 8-wide FMAs each
+// (where the CPU has AVX2 and FMA, whatever this program was compiled for; else 0).
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) double fma_peak_gflops(int threads) {
+    if (lamina::cpu_isa() < lamina::Isa::avx2) return 0;
     const long iters = 40000000;
     std::vector<double> rates(static_cast<std::size_t>(threads), 0.0);
     std::vector<std::thread> pool;
@@ -86,11 +88,10 @@ double fma_peak_gflops(int threads) {
     double total = 0;
     for (double r : rates) total += r;
     return total;
-#else
-    (void)threads;
-    return 0;
-#endif
 }
+#else
+double fma_peak_gflops(int) { return 0; }
+#endif
 
 // What each configuration measured.
 struct Row {
@@ -224,9 +225,12 @@ int main(int argc, char** argv) {
         else if (a == "--no-naive") with_naive = false;
         else if (a == "--only-threads" && i + 1 < argc) only_threads = std::max(1, std::atoi(argv[++i]));
         else if (a == "--only-input" && i + 1 < argc) only_input = argv[++i];
-        else {
+        else if (a == "--isa") {  // the best instruction set of this CPU among lamina's kernels'
+            std::printf("%s\n", std::string(lamina::isa_name(lamina::cpu_isa())).c_str());
+            return 0;
+        } else {
             std::printf("usage: train_benchmark [--epochs N (timed, default 5)] [--data DIR] [--no-naive]\n"
-                        "                       [--only-threads N] [--only-input bytes|raw|scaled]\n");
+                        "                       [--only-threads N] [--only-input bytes|raw|scaled] [--isa]\n");
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -264,6 +268,7 @@ int main(int argc, char** argv) {
     const double flops = epoch_flops(double(x_raw.rows()), 100);
     std::printf("lamina benchmark: 784-100-10 sigmoid/softmax, SGD lr 0.01, batch 100, %d timed epochs each\n", epochs);
     std::printf("data: %s\n", source.c_str());
+    std::printf("kernels: %s; Eigen: %s\n", lamina::kernel_description().c_str(), Eigen::SimdInstructionSetsInUse());
     std::printf("machine: %u hardware threads; FMA peak measured now: %.1f GFLOP/s on 1 thread, %.1f on 2\n", cores,
                 peak1, peak2);
     std::printf("one epoch = %.2f GFLOP of dense products (lamina skips zero inputs, so it executes fewer)\n\n",

@@ -251,7 +251,13 @@ int train_and_report(const Args& args, lamina::Sequential<float>& model, const X
     const auto y_train = lamina::to_categorical(data.train.labels, 10);
     const auto y_test = lamina::to_categorical(data.test.labels, 10);
 
-    if (args.verbose > 0) model.summary();
+    if (args.verbose > 0) {
+        model.summary();
+        // Which kernels run: lamina's own are chosen at run time from the CPU; Eigen's
+        // follow the flags this program was compiled with.
+        std::printf("Kernels: %s; Eigen: %s\n", lamina::kernel_description().c_str(),
+                    Eigen::SimdInstructionSetsInUse());
+    }
 
     // A loaded model shuffles from its own random stream, so its training goes on from there.
     lamina::FitOptions<float> fit{.batch_size = args.batch_size,

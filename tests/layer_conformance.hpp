@@ -390,7 +390,7 @@ void check_model_files(const Spec& spec, const Shape& input_shape, std::uint64_t
 template <class Spec>
 void check_threads(const Spec& spec, const Shape& input_shape, std::uint64_t seed) {
     INFO("fit on 1 and 2 threads");
-    if (!detail::gemm_rows_independent<float>) {
+    if (!detail::gemm_rows_independent<float>()) {
         WARN("skipped: lamina's float kernels are not built here (no AVX2/FMA), so thread counts may round apart");
         return;
     }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include <lamina/detail/gemm.hpp>
 #include <lamina/lamina.hpp>
 
 #include "gradient_check.hpp"
@@ -135,7 +136,7 @@ TEST_CASE("Training gives the same weights on any number of threads", "[sequenti
     // a row of a 100-row block differently than of a 50-row one). 40 batches: fit tries the
     // caller alone after 16. Float kernels only: where Eigen does every product (no AVX2, or
     // double) this cannot hold.
-    if constexpr (!lamina::detail::gemm_rows_independent<float>) return;
+    if (!lamina::detail::gemm_rows_independent<float>()) return;
     lamina::Random rng{21};
     const Index n = 2000, features = 120, classes = 10;
     MF x = MF::Zero(n, features), y = MF::Zero(n, classes);
@@ -293,7 +294,12 @@ TEST_CASE("Byte inputs train, score and predict exactly as their float values", 
         const auto sa = a.evaluate(bytes, y, {.threads = threads}), sb = a.evaluate(floats, y, {.threads = threads});
         CHECK(sa.loss == sb.loss);
         CHECK(sa.accuracy == sb.accuracy);
-        CHECK(a.predict(bytes, {.batch_size = 50, .threads = threads}) == a.predict(floats, {.threads = threads}));
+        CHECK(a.predict(bytes, {.batch_size = 50, .threads = threads}) ==
+              a.predict(floats, {.batch_size = 50, .threads = threads}));
+        // In blocks of other sizes too, where each row of a product is computed alone (lamina's
+        // kernels; Eigen's product rounds a row differently by the size of its block).
+        if (lamina::detail::gemm_rows_independent<float>())
+            CHECK(a.predict(bytes, {.batch_size = 50, .threads = threads}) == a.predict(floats, {.threads = threads}));
         CHECK(a.predict_classes(bytes) == a.predict_classes(floats));
         CHECK(a.train_on_batch(bytes.topRows(32), y.topRows(32), threads).loss ==
               b.train_on_batch(floats.topRows(32), y.topRows(32), threads).loss);
@@ -399,6 +405,18 @@ TEST_CASE("Progress prints one line per epoch without carriage returns off a ter
     quiet.batch_end(10, 1, 1);
     quiet.epoch_end({}, 1);
     CHECK(silent.str().empty());
+}
+
+TEST_CASE("Progress says nothing of optimisation in an optimised build", "[progress]") {
+    // The tests are built with optimisation; tests/unoptimized.cpp checks the -O0 side.
+    if (lamina::detail::built_without_optimization()) {
+        WARN("skipped: these tests were built without optimisation");
+        return;
+    }
+    std::ostringstream out;
+    lamina::Progress p(2, 1, 4, false, out, false);
+    p.unoptimized_notice();
+    CHECK(out.str().empty());
 }
 
 TEST_CASE("Progress draws a live bar on a terminal", "[progress]") {

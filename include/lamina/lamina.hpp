@@ -3,6 +3,7 @@
 #pragma once
 
 #include <lamina/core/error.hpp>
+#include <lamina/core/isa.hpp>
 #include <lamina/core/random.hpp>
 #include <lamina/core/to_categorical.hpp>
 #include <lamina/core/types.hpp>

@@ -1,458 +1,68 @@
 // SPDX-License-Identifier: MIT
-// lamina: the matrix product of the Dense layer, with a register-blocked float kernel for small batches.
+// lamina: the matrix product of the Dense layer, through the float kernels chosen at run time.
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <type_traits>
-#include <utility>
 
 #include <lamina/core/types.hpp>
-
-#if defined(__AVX2__) && defined(__FMA__) && !defined(LAMINA_NO_KERNELS)
-#include <immintrin.h>
-#define LAMINA_GEMM_AVX2 1
-#endif
+#include <lamina/detail/kernels.hpp>
 
 namespace lamina::detail {
 
-/// A read-only strided view of an (rows x cols) matrix: element (r, c) at data[r * rs + c * cs].
+/// `transpose` without lamina's kernels: one value at a time.
 template <Scalar S>
-struct Strided {
-    const S* data;
-    Index rs, cs;
-};
-
-#if defined(LAMINA_GEMM_AVX2)
-
-// Why not Eigen's product: for the shapes of a small network trained in batches of ~100
-// (100 x 784 times 784 x 100), Eigen's general product packs both operands on every call
-// and reaches about half of this machine's FMA peak. These kernels read the operands in
-// place, keep an MR x (8 * NV) block of C in registers and stream k.
-//
-// They also skip zeros of A: for each block of MR rows, only the depths p where some
-// A(r, p) is non-zero are visited (from 64-bit masks of each row's non-zero depths, built
-// once per depth chunk).
-// Inputs such as MNIST pixels are mostly 0, which makes the first layer's products several
-// times cheaper. Skipping adds nothing but exact zeros (0 * b), so results are the same as
-// the dense product's for finite B.
-
-namespace gemm_avx2 {
-
-constexpr int MR = 4;     // rows of C per kernel call
-constexpr int NVMAX = 4;  // vectors of 8 columns per kernel call
-constexpr Index KC = 64;  // depth per pass: a 64 x 100 chunk of B (25 KiB) stays in L1
-static_assert(KC == 64, "a row's non-zeros in a depth chunk are one 64-bit mask, as nonzero_bits writes them");
-
-// The last vector of a row that is not a multiple of 8 wide: loaded and stored under a mask
-// of its first n lanes. Where AVX-512 is on, through a mask register: AVX2's vmaskmovps
-// store costs about a dozen plain stores on AMD's Zen 4 (9% of the sparse kernel's time).
-#if defined(__AVX512F__) && defined(__AVX512VL__)
-using Tail = __mmask8;
-inline Tail tail_mask(int n) { return Tail((1u << n) - 1u); }
-inline __m256 load_tail(const float* p, Tail t) { return _mm256_maskz_loadu_ps(t, p); }
-inline void store_tail(float* p, Tail t, __m256 v) { _mm256_mask_storeu_ps(p, t, v); }
-#else
-using Tail = __m256i;
-inline Tail tail_mask(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+void transpose_plain(Index rows, Index cols, const S* src, Index ld_src, S* dst, Index ld_dst) {
+    for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
 }
-inline __m256 load_tail(const float* p, Tail t) { return _mm256_maskload_ps(p, t); }
-inline void store_tail(float* p, Tail t, __m256 v) { _mm256_maskstore_ps(p, t, v); }
-#endif
-
-// Keeps a loaded vector in a register: without it the compiler folds the load into every
-// FMA that uses it, and R loads of the same vector make the loop load-bound.
-inline void pin(__m256& v) { __asm__("" : "+x"(v)); }
-
-// C[0:R, 0:8*NV) = (first ? init : C) + sum over p in idx[0:count) of A(r, p) B(p, :),
-// where init is the bias row (or 0 without one). The last of the NV vectors covers `tail`
-// columns (1-8).
-template <int R, int NV, bool Full, bool Indexed>
-inline void kernel(const int* idx, int count, const float* a, Index a_rs, Index a_cs, const float* b, Index ldb,
-                   float* c, Index ldc, bool first, const float* bias, Tail mask) {
-    __m256 acc[R][NV];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV - 1; ++v)
-            acc[r][v] = first ? (bias ? _mm256_loadu_ps(bias + 8 * v) : _mm256_setzero_ps())
-                              : _mm256_loadu_ps(c + r * ldc + 8 * v);
-        acc[r][NV - 1] = first ? (bias ? load_tail(bias + 8 * (NV - 1), mask) : _mm256_setzero_ps())
-                               : load_tail(c + r * ldc + 8 * (NV - 1), mask);
-    }
-    for (int q = 0; q < count; ++q) {
-        const Index p = Indexed ? idx[q] : idx[0] + q;
-        const float* bp = b + p * ldb;
-        const float* ap = a + p * a_cs;
-        __m256 bv[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) {
-            bv[v] = (Full || v < NV - 1) ? _mm256_loadu_ps(bp + 8 * v) : load_tail(bp + 8 * v, mask);
-            pin(bv[v]);
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-            const __m256 av = _mm256_broadcast_ss(ap + r * a_rs);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV - 1; ++v) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
-        store_tail(c + r * ldc + 8 * (NV - 1), mask, acc[r][NV - 1]);
-    }
-}
-
-template <int R>
-inline void kernel_rows(int nv, bool full, const int* idx, int count, const float* a, Index a_rs, Index a_cs,
-                        const float* b, Index ldb, float* c, Index ldc, bool first, const float* bias, Tail mask) {
-    // A dense depth chunk (idx = p0, p0 + 1, ...) runs without the index list.
-    const bool dense = count > 0 && idx[count - 1] - idx[0] == count - 1;
-#define LAMINA_KERNEL_CASE(NV)                                                                                       \
-    case NV:                                                                                                         \
-        if (full && dense) kernel<R, NV, true, false>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask); \
-        else if (full) kernel<R, NV, true, true>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);      \
-        else if (dense) kernel<R, NV, false, false>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);   \
-        else kernel<R, NV, false, true>(idx, count, a, a_rs, a_cs, b, ldb, c, ldc, first, bias, mask);               \
-        break;
-    switch (nv) {
-        LAMINA_KERNEL_CASE(1)
-        LAMINA_KERNEL_CASE(2)
-        LAMINA_KERNEL_CASE(3)
-        default: LAMINA_KERNEL_CASE(4)
-    }
-#undef LAMINA_KERNEL_CASE
-}
-
-// Bit q of the result: whether a[q] != 0, for q < n <= 64 (a contiguous run of A). NaN
-// counts as non-zero, so that it reaches C.
-inline std::uint64_t nonzero_mask(const float* a, Index n) {
-    std::uint64_t bits = 0;
-    Index q = 0;
-#if defined(__AVX512F__)
-    for (; q + 16 <= n; q += 16)  // AVX-512 compares straight into a 16-bit mask
-        bits |= std::uint64_t(_mm512_cmp_ps_mask(_mm512_loadu_ps(a + q), _mm512_setzero_ps(), _CMP_NEQ_UQ)) << q;
-#endif
-    for (; q + 8 <= n; q += 8)
-        bits |= std::uint64_t(unsigned(
-                    _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(a + q), _mm256_setzero_ps(), _CMP_NEQ_UQ))))
-                << q;
-    for (; q < n; ++q) bits |= std::uint64_t(a[q] != 0.0f) << q;
-    return bits;
-}
-
-// The 8 x 8 bit matrix in x (row i = byte i, column j = bit j of it), transposed: three
-// rounds of swapping the off-diagonal halves of 2x2, 4x4 and 8x8 blocks.
-constexpr std::uint64_t transpose8x8(std::uint64_t x) {
-    std::uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
-    x ^= t ^ (t << 7);
-    t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
-    x ^= t ^ (t << 14);
-    t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
-    x ^= t ^ (t << 28);
-    return x;
-}
-
-// For a transposed A (A(r, p) = a[r + p * cs]: each depth a contiguous run over the rows),
-// bits[r] = the depth mask of row r in [p0, p0 + kc), kc <= 64, for r < m. Eight rows by
-// eight depths at a time: the depths' compare masks form an 8 x 8 bit matrix whose
-// transpose holds the rows' masks, so a non-zero costs no store of its own.
-inline void transposed_masks(const float* a, Index cs, Index m, Index p0, Index kc, std::uint64_t* bits) {
-    Index r = 0;
-#if defined(__AVX512BW__)
-    // Sixteen rows at a time: depth q's compare gives a 16-bit mask (bit b: row r + b), and
-    // bit b of the 64 depths' masks, shifted into each 16-bit lane's sign bit, is row r + b's
-    // mask: two sign-bit extractions per row instead of 8 x 8 transposes.
-    for (; r + 16 <= m; r += 16) {
-        alignas(64) std::uint16_t depth_masks[64] = {};
-        for (Index q = 0; q < kc; ++q)
-            depth_masks[q] = _mm512_cmp_ps_mask(_mm512_loadu_ps(a + (p0 + q) * cs + r), _mm512_setzero_ps(),
-                                                _CMP_NEQ_UQ);
-        const __m512i low = _mm512_load_si512(depth_masks), high = _mm512_load_si512(depth_masks + 32);
-#pragma GCC unroll 16
-        for (int b = 0; b < 16; ++b) {
-            const auto first = std::uint64_t(_mm512_movepi16_mask(_mm512_slli_epi16(low, unsigned(15 - b))));
-            const auto last = std::uint64_t(_mm512_movepi16_mask(_mm512_slli_epi16(high, unsigned(15 - b))));
-            bits[r + b] = first | last << 32;
-        }
-    }
-#endif
-    for (; r + 8 <= m; r += 8) {
-        std::uint64_t rows[8] = {};
-        for (Index q0 = 0; q0 < kc; q0 += 8) {
-            std::uint64_t block = 0;  // byte s, bit b: A(r + b, p0 + q0 + s) != 0
-#pragma GCC unroll 8
-            for (int s = 0; s < 8; ++s)
-                if (q0 + s < kc) {
-                    const __m256 v = _mm256_loadu_ps(a + (p0 + q0 + s) * cs + r);
-                    block |=
-                        std::uint64_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ))))
-                        << (8 * s);
-                }
-            block = transpose8x8(block);  // byte b, bit s: the same
-#pragma GCC unroll 8
-            for (int b = 0; b < 8; ++b) rows[b] |= ((block >> (8 * b)) & 0xFFu) << q0;
-        }
-        for (int b = 0; b < 8; ++b) bits[r + b] = rows[b];
-    }
-    for (; r < m; ++r) {
-        std::uint64_t row = 0;
-        for (Index q = 0; q < kc; ++q) row |= std::uint64_t(a[r + (p0 + q) * cs] != 0.0f) << q;
-        bits[r] = row;
-    }
-}
-
-// Rows of A whose masks are found at a time, into a buffer on the stack (no allocation,
-// whichever thread runs which product): a multiple of MR.
-constexpr Index MASK_ROWS = 256;
-static_assert(MASK_ROWS % MR == 0);
-
-// masks[j] = the depth mask of row i0 + j of A in [p0, p0 + kc), kc <= 64, for j < count:
-// from compares along the rows (A.cs == 1), across them (A.rs == 1), or one value at a time.
-inline void chunk_masks(Strided<float> A, Index i0, Index count, Index p0, Index kc, std::uint64_t* masks) {
-    const float* a = A.data + i0 * A.rs;
-    if (A.cs == 1) {
-        for (Index j = 0; j < count; ++j) masks[j] = nonzero_mask(a + j * A.rs + p0, kc);
-    } else if (A.rs == 1) {
-        transposed_masks(a, A.cs, count, p0, kc, masks);
-    } else {
-        for (Index j = 0; j < count; ++j) {
-            std::uint64_t row = 0;
-            for (Index q = 0; q < kc; ++q) row |= std::uint64_t(a[j * A.rs + (p0 + q) * A.cs] != 0.0f) << q;
-            masks[j] = row;
-        }
-    }
-}
-
-// The depth masks of A's rows in one depth chunk at a time, for both products: the caller's
-// (`nonzeros`, `words` per row, when A's rows were scanned as they were gathered) or found
-// MASK_ROWS rows at a time into a buffer on the stack. Rows are asked for in increasing order
-// within a chunk.
-class RowMasks {
-public:
-    RowMasks(Strided<float> A, Index m, const std::uint64_t* nonzeros, Index words)
-        : A_(A), m_(m), nonzeros_(nonzeros), words_(words) {}
-    void chunk(Index p0, Index kc) {
-        p0_ = p0;
-        kc_ = kc;
-    }
-    std::uint64_t operator()(Index i) {
-        if (nonzeros_) return nonzeros_[i * words_ + p0_ / KC];
-        if (i % MASK_ROWS == 0) chunk_masks(A_, i, std::min(MASK_ROWS, m_ - i), p0_, kc_, found_);
-        return found_[i % MASK_ROWS];
-    }
-
-private:
-    Strided<float> A_;
-    Index m_;
-    const std::uint64_t* nonzeros_;
-    Index words_;
-    Index p0_ = 0, kc_ = 0;
-    std::uint64_t found_[MASK_ROWS];
-};
-
-// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], MR rows at a time:
-// for dense A, where each B vector loaded serves MR rows.
-inline void gemm_blocked(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                         const float* bias, const std::uint64_t* nonzeros, Index words) {
-    const Index vectors = (n + 7) / 8;
-    const Index panels = (vectors + NVMAX - 1) / NVMAX;
-    const int tail = int(n - 8 * (vectors - 1));
-    const Tail mask = tail_mask(tail);
-    const Tail all = tail_mask(8);
-    int idx[KC];
-    RowMasks masks(A, m, nonzeros, words);
-    Index p0 = 0;
-    do {
-        const Index kc = std::min(KC, k - p0);
-        const bool first = p0 == 0;
-        masks.chunk(p0, kc);
-        for (Index i = 0; i < m; i += MR) {
-            const int rows = int(std::min<Index>(MR, m - i));
-            const float* a = A.data + i * A.rs;
-            // The depths where some of the block's rows is non-zero, in order.
-            std::uint64_t any = 0;
-            for (int r = 0; r < rows; ++r) any |= masks(i + r);
-            int count = 0;
-            for (; any != 0; any &= any - 1) idx[count++] = int(p0 + std::countr_zero(any));
-            Index v0 = 0;
-            for (Index panel = 0; panel < panels; ++panel) {
-                // Balanced panels: 13 vectors become 4 + 3 + 3 + 3, not 4 + 4 + 4 + 1.
-                const Index v1 = vectors * (panel + 1) / panels;
-                const bool full = v1 < vectors || tail == 8;
-                const Index j0 = 8 * v0;
-                const float* bias_j = bias ? bias + j0 : nullptr;
-                float* c = C + i * ldc + j0;
-                if (rows == MR)
-                    kernel_rows<MR>(int(v1 - v0), full, idx, count, a, A.rs, A.cs, B + j0, ldb, c, ldc, first, bias_j,
-                                    full ? all : mask);
-                else
-                    for (int r = 0; r < rows; ++r)
-                        kernel_rows<1>(int(v1 - v0), full, idx, count, a + r * A.rs, A.rs, A.cs, B + j0, ldb,
-                                       c + r * ldc, ldc, first, bias_j, full ? all : mask);
-                v0 = v1;
-            }
-        }
-        p0 += kc;
-    } while (p0 < k);
-}
-
-// One row of C, all of its (up to 8 * NV1MAX) columns in registers: each non-zero A(0, p)
-// (a set bit of `depths`, p = p0 + its position) costs one broadcast and NV FMAs reading B
-// straight from L1. Every zero of A is skipped, not only depths where a whole block of rows
-// is zero, so this is the path for sparse A.
-constexpr int NV1MAX = 14;
-
-template <int NV, bool Full>
-inline void kernel_row(std::uint64_t depths, Index p0, const float* a, Index a_cs, const float* b, Index ldb, float* c,
-                       bool first, const float* bias, Tail mask) {
-    __m256 acc[NV];
-#pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) {
-        const bool last = !Full && v == NV - 1;
-        const float* from = first ? bias : c;
-        acc[v] = (first && !bias) ? _mm256_setzero_ps()
-                                  : (last ? load_tail(from + 8 * v, mask) : _mm256_loadu_ps(from + 8 * v));
-    }
-    for (std::uint64_t left = depths; left != 0; left &= left - 1) {
-        const Index p = p0 + std::countr_zero(left);
-        const __m256 av = _mm256_broadcast_ss(a + p * a_cs);
-        const float* bp = b + p * ldb;
-#pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) {
-            const bool last = !Full && v == NV - 1;
-            acc[v] = _mm256_fmadd_ps(av, last ? load_tail(bp + 8 * v, mask) : _mm256_loadu_ps(bp + 8 * v), acc[v]);
-        }
-    }
-#pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) {
-        if (!Full && v == NV - 1) store_tail(c + 8 * v, mask, acc[v]);
-        else _mm256_storeu_ps(c + 8 * v, acc[v]);
-    }
-}
-
-using RowKernel = void (*)(std::uint64_t, Index, const float*, Index, const float*, Index, float*, bool, const float*,
-                           Tail);
-
-template <int... NV>
-constexpr RowKernel row_kernel(int nv, bool full, std::integer_sequence<int, NV...>) {
-    RowKernel chosen = nullptr;
-    ((nv == NV + 1 ? (chosen = full ? &kernel_row<NV + 1, true> : &kernel_row<NV + 1, false>) : chosen), ...);
-    return chosen;
-}
-
-// C = A B [+ bias] one row at a time over the non-zero depths of each row, in chunks of KC
-// depths (so that the chunk of B stays in L1 while every row of C visits it), each row's
-// non-zeros in a chunk given by one 64-bit mask. n <= 8 * NV1MAX; A's rows or its depths
-// are contiguous (A.cs == 1, a forward product; or A.rs == 1, a weight gradient x^T dy).
-inline void gemm_sparse(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                        const float* bias, const std::uint64_t* nonzeros, Index words) {
-    const int nv = int((n + 7) / 8);
-    const int tail = int(n - 8 * (nv - 1));
-    const Tail mask = tail_mask(tail);
-    const RowKernel kernel = row_kernel(nv, tail == 8, std::make_integer_sequence<int, NV1MAX>{});
-    RowMasks masks(A, m, nonzeros, words);
-    for (Index p0 = 0; p0 < k || p0 == 0; p0 += KC) {
-        masks.chunk(p0, std::min(KC, k - p0));
-        for (Index i = 0; i < m; ++i) {
-            const std::uint64_t depths = masks(i);
-            // A row with no non-zero in a later chunk keeps its C as it is.
-            if (depths != 0 || p0 == 0)
-                kernel(depths, p0, A.data + i * A.rs, A.cs, B, ldb, C + i * ldc, p0 == 0, bias, mask);
-        }
-        if (k == 0) break;
-    }
-}
-
-// How many of A's contiguous runs mostly_zero samples, and its rule: fewer non-zeros than
-// zeros among the values seen.
-constexpr Index SAMPLED_RUNS = 8;
-constexpr bool under_half(Index nonzeros, Index seen) { return seen > 0 && 2 * nonzeros < seen; }
-
-// Whether A has few enough non-zeros for the row-at-a-time path: sampled on up to
-// SAMPLED_RUNS of its contiguous runs, rows when A.cs == 1, else depths (A.rs == 1), 64
-// values per compare mask.
-inline bool mostly_zero(Index m, Index k, Strided<float> A) {
-    const bool by_rows = A.cs == 1;
-    const Index runs = std::min(by_rows ? m : k, SAMPLED_RUNS), length = by_rows ? k : m,
-                stride = by_rows ? A.rs : A.cs;
-    Index nonzeros = 0;
-    for (Index r = 0; r < runs; ++r)
-        for (Index q = 0; q < length; q += 64)
-            nonzeros += std::popcount(nonzero_mask(A.data + r * stride + q, std::min<Index>(64, length - q)));
-    return under_half(nonzeros, runs * length);
-}
-
-// Whether the first (up to SAMPLED_RUNS) rows of A are mostly zero, as mostly_zero finds it,
-// from the caller's masks of A's non-zeros (`words` per row).
-inline bool mostly_zero(Index m, Index k, const std::uint64_t* nonzeros, Index words) {
-    const Index runs = std::min(m, SAMPLED_RUNS);
-    Index count = 0;
-    for (Index i = 0; i < runs * words; ++i) count += std::popcount(nonzeros[i]);
-    return under_half(count, runs * k);
-}
-
-// C (m x n, row stride ldc) = A (m x k) B (k x n, row stride ldb) [+ bias], with A's
-// non-zeros given when `nonzeros` is not null (see gemm below).
-inline void gemm(Index m, Index n, Index k, Strided<float> A, const float* B, Index ldb, float* C, Index ldc,
-                 const float* bias, const std::uint64_t* nonzeros, Index words) {
-    const bool sparse = n >= 32 && n <= 8 * NV1MAX &&
-                        (nonzeros ? mostly_zero(m, k, nonzeros, words)
-                                  : (A.cs == 1 || A.rs == 1) && mostly_zero(m, k, A));
-    if (sparse) gemm_sparse(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
-    else gemm_blocked(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
-}
-
-// dst (8 x 8, row stride ld_dst) = the transpose of src (8 x 8, row stride ld_src): pairs of
-// rows interleaved, then pairs of pairs, then the 128-bit halves swapped across.
-inline void transpose_block8(const float* src, Index ld_src, float* dst, Index ld_dst) {
-    __m256 r[8], t[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-        _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-    }
-}
-
-}  // namespace gemm_avx2
-
-#endif
 
 /// dst (cols x rows, row stride ld_dst) = the transpose of src (rows x cols, row stride
-/// ld_src); the two must not overlap. Floats go 8 x 8 blocks at a time where AVX2 is on
-/// (Eigen's assignment of a transpose copies one value at a time).
+/// ld_src); the two must not overlap. Floats go 8 x 8 blocks at a time where lamina's kernels
+/// run (Eigen's assignment of a transpose copies one value at a time).
 template <Scalar S>
 void transpose(Index rows, Index cols, const S* src, Index ld_src, S* dst, Index ld_dst) {
-    Index i0 = 0, j0 = 0;  // the rows and columns of src the blocks covered
-#if defined(LAMINA_GEMM_AVX2)
     if constexpr (std::is_same_v<S, float>) {
-        i0 = rows / 8 * 8;
-        j0 = cols / 8 * 8;
-        for (Index i = 0; i < i0; i += 8)
-            for (Index j = 0; j < j0; j += 8)
-                gemm_avx2::transpose_block8(src + i * ld_src + j, ld_src, dst + j * ld_dst + i, ld_dst);
+        if (auto kernel = float_kernels().transpose) return kernel(rows, cols, src, ld_src, dst, ld_dst);
     }
-#endif
-    for (Index i = 0; i < rows; ++i)
-        for (Index j = (i < i0 ? j0 : 0); j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
+    transpose_plain(rows, cols, src, ld_src, dst, ld_dst);
+}
+
+/// `gemm` by Eigen's product, for double and where lamina's float kernels do not run. A with
+/// contiguous rows or contiguous columns is read in place (a map of another inner stride
+/// would be copied into a temporary first, an allocation per call). Eigen packs a product's
+/// operands into buffers on the stack up to EIGEN_STACK_ALLOCATION_LIMIT (128 KiB) and on the
+/// heap beyond, so the product goes in blocks of at most 128 rows, columns and depths, each
+/// of whose buffers fits the stack: no allocation, whatever the shapes.
+template <Scalar S>
+void eigen_gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, Index ldc, const S* bias) {
+    using RowStride = Eigen::OuterStride<Eigen::Dynamic>;
+    using ColMajor = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+    constexpr Index block = 128;
+    Eigen::Map<const Matrix<S>, 0, RowStride> b(B, k, n, RowStride(ldb));
+    Eigen::Map<Matrix<S>, 0, RowStride> c(C, m, n, RowStride(ldc));
+    const auto multiply = [&](const auto& a) {
+        if (k == 0) c.setZero();
+        for (Index i = 0; i < m; i += block)
+            for (Index j = 0; j < n; j += block)
+                for (Index p = 0; p < k; p += block) {
+                    const Index rows = std::min(block, m - i), cols = std::min(block, n - j),
+                                depth = std::min(block, k - p);
+                    auto part = c.block(i, j, rows, cols);
+                    if (p == 0) part.noalias() = a.block(i, p, rows, depth) * b.block(p, j, depth, cols);
+                    else part.noalias() += a.block(i, p, rows, depth) * b.block(p, j, depth, cols);
+                }
+    };
+    if (A.cs == 1) {
+        multiply(Eigen::Map<const Matrix<S>, 0, RowStride>(A.data, m, k, RowStride(A.rs)));
+    } else if (A.rs == 1) {
+        multiply(Eigen::Map<const ColMajor, 0, RowStride>(A.data, m, k, RowStride(A.cs)));
+    } else {
+        using Stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+        multiply(Eigen::Map<const Matrix<S>, 0, Stride>(A.data, m, k, Stride(A.rs, A.cs)));
+    }
+    if (bias) c.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, n);
 }
 
 /// C = A B (+ bias added to every row when `bias` is not null).
@@ -460,76 +70,51 @@ void transpose(Index rows, Index cols, const S* src, Index ld_src, S* dst, Index
 /// C (m x n) row-major with row strides ldb and ldc. C must not overlap A or B.
 /// `nonzeros`, when not null, says where A is non-zero, as `nonzero_bits` writes it for each
 /// of its rows, `words` per row; the product then need not look for them. Only the float
-/// kernels read it (`gemm_rows_independent<S>`).
+/// kernels read it (`gemm_rows_independent<S>()`).
 template <Scalar S>
 void gemm(Index m, Index n, Index k, Strided<S> A, const S* B, Index ldb, S* C, Index ldc, const S* bias = nullptr,
           const std::uint64_t* nonzeros = nullptr, Index words = 0) {
-#if defined(LAMINA_GEMM_AVX2)
     if constexpr (std::is_same_v<S, float>) {
-        gemm_avx2::gemm(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
-        return;
+        if (auto kernel = float_kernels().gemm) return kernel(m, n, k, A, B, ldb, C, ldc, bias, nonzeros, words);
     }
-#endif
-    static_cast<void>(nonzeros);
-    static_cast<void>(words);
-    using Stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-    using RowStride = Eigen::OuterStride<Eigen::Dynamic>;
-    Eigen::Map<const Matrix<S>, 0, Stride> a(A.data, m, k, Stride(A.rs, A.cs));
-    Eigen::Map<const Matrix<S>, 0, RowStride> b(B, k, n, RowStride(ldb));
-    Eigen::Map<Matrix<S>, 0, RowStride> c(C, m, n, RowStride(ldc));
-    c.noalias() = a * b;
-    if (bias) c.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, n);
+    eigen_gemm(m, n, k, A, B, ldb, C, ldc, bias);
 }
 
-/// Whether `gemm` in S runs lamina's own kernels (float, where AVX2 and FMA are on) rather
+/// Whether `gemm` in S runs lamina's own kernels (float, where the CPU has AVX2 and FMA) rather
 /// than Eigen's product. They read the `nonzeros` they are given (so that a caller knows when
 /// finding them is worth it), and they compute each row of C the same way whatever other rows
 /// are in the call (a zero product added is exact), so that a product cut into blocks of rows
 /// gives the same result however it is cut; Eigen's rounds a row differently by block size.
 template <Scalar S>
-inline constexpr bool gemm_rows_independent =
-#if defined(LAMINA_GEMM_AVX2)
-    std::is_same_v<S, float>;
-#else
-    false;
-#endif
+bool gemm_rows_independent() noexcept {
+    return std::is_same_v<S, float> && float_kernels().gemm != nullptr;
+}
 
 /// Words of `nonzero_bits` for a row of n values.
 constexpr Index nonzero_words(Index n) noexcept { return (n + 63) / 64; }
 
-/// bits[c] for c < nonzero_words(n): bit q set exactly when from[64 c + q] != 0 (NaN counts
-/// as non-zero), the masks the sparse product visits. Bytes are compared 64 (AVX-512BW) or
-/// 32 (AVX2) at a time.
+/// `nonzero_bits` without lamina's kernels: one value at a time.
 template <class T>
-void nonzero_bits(const T* from, Index n, std::uint64_t* bits) noexcept {
+void nonzero_bits_plain(const T* from, Index n, std::uint64_t* bits) noexcept {
     for (Index c = 0; 64 * c < n; ++c) {
         const T* p = from + 64 * c;
         const Index len = std::min<Index>(64, n - 64 * c);
         std::uint64_t word = 0;
-        Index q = 0;
-        if constexpr (std::is_same_v<T, std::uint8_t>) {
-#if defined(__AVX512BW__)
-            const __mmask64 lanes = len == 64 ? ~__mmask64(0) : (__mmask64(1) << len) - 1;
-            const __m512i v = _mm512_maskz_loadu_epi8(lanes, p);
-            word = _mm512_test_epi8_mask(v, v);
-            q = len;
-#elif defined(__AVX2__)
-            for (; q + 32 <= len; q += 32) {
-                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + q));
-                const auto zeros = unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())));
-                word |= std::uint64_t(~zeros) << q;
-            }
-#endif
-        }
-#if defined(LAMINA_GEMM_AVX2)
-        if constexpr (std::is_same_v<T, float>) {
-            word = gemm_avx2::nonzero_mask(p, len);
-            q = len;
-        }
-#endif
-        for (; q < len; ++q) word |= std::uint64_t(p[q] != T(0)) << q;
+        for (Index q = 0; q < len; ++q) word |= std::uint64_t(p[q] != T(0)) << q;
         bits[c] = word;
     }
+}
+
+/// bits[c] for c < nonzero_words(n): bit q set exactly when from[64 c + q] != 0 (NaN counts
+/// as non-zero), the masks the sparse product visits; bytes and floats through the kernels.
+template <class T>
+void nonzero_bits(const T* from, Index n, std::uint64_t* bits) noexcept {
+    if constexpr (std::is_same_v<T, std::uint8_t>) {
+        if (auto kernel = float_kernels().nonzero_bits_u8) return kernel(from, n, bits);
+    } else if constexpr (std::is_same_v<T, float>) {
+        if (auto kernel = float_kernels().nonzero_bits_f32) return kernel(from, n, bits);
+    }
+    nonzero_bits_plain(from, n, bits);
 }
 
 }  // namespace lamina::detail

@@ -71,7 +71,7 @@ public:
     // kernels); the input gradient reads W^T, made once per batch; the weight gradient can
     // be cut into slices of kernel rows.
     [[nodiscard]] LayerTraits traits() const override {
-        return {.reads_input_nonzeros = detail::gemm_rows_independent<S>,
+        return {.reads_input_nonzeros = detail::gemm_rows_independent<S>(),
                 .prepares_batch = true,
                 .gradient_slices = this->input_dim()};
     }

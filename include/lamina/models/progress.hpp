@@ -2,6 +2,7 @@
 // lamina: the Keras-style progress report of fit (a live bar on a terminal, a line per epoch otherwise).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -37,6 +38,20 @@ struct EpochLogs {
     std::optional<double> val_accuracy{};
 };
 
+namespace detail {
+
+/// Whether this translation unit was compiled without optimisation (GCC's and Clang's
+/// __OPTIMIZE__; false where a compiler does not say). Only a message depends on it.
+constexpr bool built_without_optimization() noexcept {
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__OPTIMIZE__)
+    return true;
+#else
+    return false;
+#endif
+}
+
+}  // namespace detail
+
 /// Reports fit's progress as Keras does for `verbose`:
 /// 0 nothing; 1 a live bar redrawn at most ten times a second when `live` (a terminal),
 /// else one line per epoch; 2 one line per epoch. Never a line per batch, and no carriage
@@ -47,6 +62,17 @@ public:
              bool live = stdout_is_terminal())
         : verbose_(verbose), epochs_(epochs), steps_(steps), show_accuracy_(show_accuracy), out_(out),
           live_(live && verbose == 1) {}
+
+    /// Once per program, where fit reports at all: a line saying that the program was built
+    /// without optimisation (then training runs tens of times slower), with the fix.
+    void unoptimized_notice() {
+        static std::atomic<bool> said{false};
+        if (verbose_ == 0 || !detail::built_without_optimization() || said.exchange(true)) return;
+        out_ << unoptimized_text << '\n' << std::flush;
+    }
+    static constexpr const char* unoptimized_text =
+        "lamina: this program was compiled without optimisation (no -O2), so training runs tens of times "
+        "slower; build it with -O2 (CMake: -DCMAKE_BUILD_TYPE=Release)";
 
     void epoch_begin(Index epoch) {
         epoch_ = epoch;

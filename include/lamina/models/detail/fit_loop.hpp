@@ -63,7 +63,7 @@ private:
           // Each batch on the team or on this thread alone, whichever is faster at the time:
           // the weights are the same either way where every row of every product is computed
           // the same way whatever block of rows it is in (lamina's float kernels).
-          choice_(team_.size() > 1 && gemm_rows_independent<S>), own_rng_(options.seed.value_or(0)),
+          choice_(team_.size() > 1 && gemm_rows_independent<S>()), own_rng_(options.seed.value_or(0)),
           shuffle_rng_(options.seed ? own_rng_ : model.rng_), random_(model.stack_.random_in_training()) {
         trainer_.prepare(model.stack_, batch_);
         trainer_.guard().arm(options.terminate_on_nan, model.stack_.params().size(), *model.optimizer_);
@@ -80,6 +80,7 @@ private:
                 if (random_) static_cast<void>(own_rng_.bits());
             }
         Progress progress(options_.verbose, options_.epochs, steps_, !model_.metrics_.empty());
+        progress.unoptimized_notice();
         const auto fit_start = std::chrono::steady_clock::now();
         for (Index epoch = options_.initial_epoch; epoch < options_.epochs; ++epoch) {
             const auto epoch_start = std::chrono::steady_clock::now();
