@@ -85,21 +85,31 @@ struct FloatKernels {
     void (*nonzero_bits_u8)(const std::uint8_t* from, Index n, std::uint64_t* bits) = nullptr;
     void (*nonzero_bits_f32)(const float* from, Index n, std::uint64_t* bits) = nullptr;
     void (*widen_u8)(const std::uint8_t* from, float* to, Index n) = nullptr;
+    /// y[i] = 1 / (1 + e^-x[i]) for i < n; y may be x.
+    void (*sigmoid)(const float* x, float* y, Index n) = nullptr;
 };
 
 /// The kernels for `isa` (the baseline's are all null; so are those of a set this build has
 /// no kernels for).
 inline FloatKernels float_kernels_for(Isa isa) noexcept {
 #if LAMINA_X86_KERNELS
+    // Each set's kernels in the order of FloatKernels' members.
     if (isa == Isa::avx512)
         return {isa,
                 &avx512::gemm,
                 &avx512::transpose,
                 &avx512::nonzero_bits_u8,
                 &avx512::nonzero_bits_f32,
-                &avx512::widen_u8};
+                &avx512::widen_u8,
+                &avx512::sigmoid_rows};
     if (isa == Isa::avx2)
-        return {isa, &avx2::gemm, &avx2::transpose, &avx2::nonzero_bits_u8, &avx2::nonzero_bits_f32, &avx2::widen_u8};
+        return {isa,
+                &avx2::gemm,
+                &avx2::transpose,
+                &avx2::nonzero_bits_u8,
+                &avx2::nonzero_bits_f32,
+                &avx2::widen_u8,
+                &avx2::sigmoid_rows};
 #else
     static_cast<void>(isa);
 #endif

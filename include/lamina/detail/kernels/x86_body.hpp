@@ -465,4 +465,98 @@ inline void widen_u8(const std::uint8_t* from, float* to, Index n) {
     for (; i < n; ++i) to[i] = float(from[i]);
 }
 
+// W float lanes of one register (8: __m256; 16: __m512 where AVX-512 is on), and the
+// operations the element-wise kernels take from it.
+template <int W>
+struct Lanes;
+
+template <>
+struct Lanes<8> {
+    using F = __m256;
+    using Mask = Tail;
+    static F load(const float* p) { return _mm256_loadu_ps(p); }
+    static F load(const float* p, Mask m) { return load_tail(p, m); }
+    static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+    static void store(float* p, Mask m, F v) { store_tail(p, m, v); }
+    static Mask mask(int n) { return tail_mask(n); }
+    static F set1(float v) { return _mm256_set1_ps(v); }
+    static F add(F a, F b) { return _mm256_add_ps(a, b); }
+    static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+    static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+    static F div(F a, F b) { return _mm256_div_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+    static F min(F a, F b) { return _mm256_min_ps(a, b); }
+    static F max(F a, F b) { return _mm256_max_ps(a, b); }
+    static F floor(F a) { return _mm256_floor_ps(a); }
+    // 2^m for whole m in [-127, 128]: m + 127 as the exponent field.
+    static F pow2(F m) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvttps_epi32(add(m, set1(127.0f))), 23)); }
+};
+
+#if LAMINA_KERNELS_AVX512
+template <>
+struct Lanes<16> {
+    using F = __m512;
+    using Mask = __mmask16;
+    static F load(const float* p) { return _mm512_loadu_ps(p); }
+    static F load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+    static void store(float* p, Mask m, F v) { _mm512_mask_storeu_ps(p, m, v); }
+    static Mask mask(int n) { return Mask((1u << n) - 1u); }
+    static F set1(float v) { return _mm512_set1_ps(v); }
+    static F add(F a, F b) { return _mm512_add_ps(a, b); }
+    static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+    static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F div(F a, F b) { return _mm512_div_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+    static F min(F a, F b) { return _mm512_min_ps(a, b); }
+    static F max(F a, F b) { return _mm512_max_ps(a, b); }
+    static F floor(F a) { return _mm512_floor_ps(a); }
+    static F pow2(F m) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvttps_epi32(add(m, set1(127.0f))), 23)); }
+};
+constexpr int WIDE = 16;
+#else
+constexpr int WIDE = 8;
+#endif
+
+// e^x, each lane as Eigen 3.4's AVX-512 exp computes it (Cephes' degree-5 polynomial on
+// r = x - m ln 2, m = floor(x log2(e) + 1/2), r by one FMA; the clamps and the last max in
+// the operand order of its pmin/pmax, which decides what NaN gives), so that a model
+// trains the same with these kernels as with Eigen's own code built for AVX-512.
+template <int W>
+inline typename Lanes<W>::F exp(typename Lanes<W>::F x0) {
+    using L = Lanes<W>;
+    const auto x = L::max(L::set1(-88.3762626647949f), L::min(L::set1(88.3762626647950f), x0));
+    const auto m = L::floor(L::fmadd(x, L::set1(1.44269504088896341f), L::set1(0.5f)));
+    const auto r = L::fmadd(m, L::set1(-0.6931471805599453f), x);
+    const auto r2 = L::mul(r, r), r3 = L::mul(r2, r);
+    auto y = L::fmadd(L::set1(1.9875691500E-4f), r, L::set1(1.3981999507E-3f));
+    auto y1 = L::fmadd(L::set1(4.1665795894E-2f), r, L::set1(1.6666665459E-1f));
+    const auto y2 = L::add(r, L::set1(1.0f));
+    y = L::fmadd(y, r, L::set1(8.3334519073E-3f));
+    y1 = L::fmadd(y1, r, L::set1(5.0000001201E-1f));
+    y = L::fmadd(y, r3, y1);
+    y = L::fmadd(y, r2, y2);
+    return L::max(x0, L::mul(y, L::pow2(m)));
+}
+
+// 1 / (1 + e^-x), as Eigen evaluates the Sigmoid activation's expression.
+template <int W>
+inline typename Lanes<W>::F sigmoid(typename Lanes<W>::F x) {
+    using L = Lanes<W>;
+    const auto one = L::set1(1.0f);
+    return L::div(one, L::add(one, exp<W>(L::sub(L::set1(0.0f), x))));
+}
+
+// y[i] = 1 / (1 + e^-x[i]) for i < n (y may be x), the last values under a mask: a value's
+// result never depends on where it lies.
+inline void sigmoid_rows(const float* x, float* y, Index n) {
+    using L = Lanes<WIDE>;
+    Index i = 0;
+    for (; i + WIDE <= n; i += WIDE) L::store(y + i, sigmoid<WIDE>(L::load(x + i)));
+    if (i < n) {
+        const auto m = L::mask(int(n - i));
+        L::store(y + i, m, sigmoid<WIDE>(L::load(x + i, m)));
+    }
+}
+
 }  // namespace lamina::detail::LAMINA_KERNELS_NS
