@@ -36,40 +36,10 @@ struct Strided {
 // from a function that calls intrinsics), so a file built with -mavx512f compiles the avx2
 // namespace with AVX-512 allowed too. The kernels' arithmetic is written out in intrinsics,
 // so each namespace computes the same values wherever it was compiled.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,popcnt"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi,bmi2,popcnt")
-#endif
-#define LAMINA_KERNELS_NS avx2
 #define LAMINA_KERNELS_AVX512 0
 #include <lamina/detail/kernels/x86_body.hpp>
-#undef LAMINA_KERNELS_NS
-#undef LAMINA_KERNELS_AVX512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,popcnt"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,popcnt")
-#endif
-#define LAMINA_KERNELS_NS avx512
 #define LAMINA_KERNELS_AVX512 1
 #include <lamina/detail/kernels/x86_body.hpp>
-#undef LAMINA_KERNELS_NS
-#undef LAMINA_KERNELS_AVX512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
 #endif
 
 namespace lamina::detail {

@@ -1,13 +1,32 @@
 // SPDX-License-Identifier: MIT
 // lamina: the float kernels of one x86 instruction set, included once per set by kernels.hpp.
 //
-// No include guard on purpose: kernels.hpp includes this file inside a target region once for
-// AVX2 + FMA (LAMINA_KERNELS_NS avx2, LAMINA_KERNELS_AVX512 0) and once for AVX-512
-// (avx512, 1), so that one text gives both namespaces. It includes nothing: whatever it uses
-// is included before the regions, so that no function of another header gets their target.
-// Inside, only LAMINA_KERNELS_AVX512 chooses code, never the compiler's __AVX2__-style macros,
-// which follow the file's -m flags: each namespace's functions are the same tokens in every
-// translation unit.
+// No include guard on purpose: kernels.hpp includes this file twice, with LAMINA_KERNELS_AVX512
+// 0 (namespace avx2: AVX2 + FMA) and 1 (namespace avx512), so that one text gives both
+// namespaces, each inside a region whose functions get its instruction set through the
+// compiler's target attribute. It includes nothing: whatever it uses is included before, so
+// that no function of another header gets the target. Inside, only LAMINA_KERNELS_AVX512
+// chooses code, never the compiler's __AVX2__-style macros, which follow the file's -m flags:
+// each namespace's functions are the same tokens in every translation unit.
+
+#if LAMINA_KERNELS_AVX512
+#define LAMINA_KERNELS_NS avx512
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,popcnt"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,popcnt")
+#endif
+#else
+#define LAMINA_KERNELS_NS avx2
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,popcnt"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi,bmi2,popcnt")
+#endif
+#endif
 
 namespace lamina::detail::LAMINA_KERNELS_NS {
 
@@ -560,3 +579,11 @@ inline void sigmoid_rows(const float* x, float* y, Index n) {
 }
 
 }  // namespace lamina::detail::LAMINA_KERNELS_NS
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#undef LAMINA_KERNELS_NS
+#undef LAMINA_KERNELS_AVX512
