@@ -191,31 +191,35 @@ public:
     /// \throws std::invalid_argument when `input` is empty (an activation cannot be first);
     ///         shape_error for a softmax over samples that are not flat.
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
-        if (input.empty())
-            throw std::invalid_argument("Activation('" + std::string(to_string(activation_)) +
-                                        "'): cannot be the first layer; start with a layer that takes input_dim");
-        switch (activation_) {
-            case activation::linear:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input);
-            case activation::sigmoid:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input);
-            case activation::tanh:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input);
-            case activation::relu:
-                return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input);
-            case activation::softmax:
-                if (input.rank() != 1)
-                    throw shape_error("Activation('softmax'): needs flat samples (rank 1), found input shape " +
-                                      input.text() + "; add Flatten() before it");
-                return std::make_unique<detail::SoftmaxActivation<S>>(input);
-        }
-        throw std::invalid_argument("Activation: invalid activation value");
-    }
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const;
 
 private:
     activation activation_;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> Activation::build(const Shape& input) const {
+    if (input.empty())
+        throw std::invalid_argument("Activation('" + std::string(to_string(activation_)) +
+                                    "'): cannot be the first layer; start with a layer that takes input_dim");
+    switch (activation_) {
+        case activation::linear:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Linear>>(activation_, input);
+        case activation::sigmoid:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Sigmoid>>(activation_, input);
+        case activation::tanh:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Tanh>>(activation_, input);
+        case activation::relu:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Relu>>(activation_, input);
+        case activation::softmax:
+            if (input.rank() != 1)
+                throw shape_error("Activation('softmax'): needs flat samples (rank 1), found input shape " +
+                                  input.text() + "; add Flatten() before it");
+            return std::make_unique<detail::SoftmaxActivation<S>>(input);
+    }
+    throw std::invalid_argument("Activation: invalid activation value");
+}
+
 namespace detail {
 
 /// The registry's factory of Activation layers: config {activation: name}.
@@ -228,5 +232,12 @@ std::unique_ptr<Layer<S>> activation_from_config(const Config& config, const Sha
 }
 
 }  // namespace detail
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp). `build` is defined outside the
+// class so that it is not inline: an inline one would be instantiated here all the same.
+extern template std::unique_ptr<Layer<float>> Activation::build<float>(const Shape&) const;
+extern template std::unique_ptr<Layer<double>> Activation::build<double>(const Shape&) const;
+#endif
 
 }  // namespace lamina

@@ -188,27 +188,30 @@ public:
     ///         kernel would have more values than an index counts; shape_error when the given
     ///         input shape differs from the previous output, or the input is not flat.
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
-        const std::string what = "Dense(" + std::to_string(units_) + ")";
-        const Shape own = options_.input_dim > 0 ? Shape{options_.input_dim} : options_.input_shape;
-        if (options_.input_dim > 0 && !input.empty() && input != own)
-            throw shape_error(what + ": input_dim " + std::to_string(options_.input_dim) +
-                              " does not match the previous layer's output " +
-                              (input.rank() == 1 ? std::to_string(input[0]) : input.text()));
-        const Shape in = input_shape_for(what, input, own);
-        if (in.rank() != 1)
-            throw shape_error(what + ": needs flat samples (rank 1), found input shape " + in.text() +
-                              "; add Flatten() before it");
-        if (in[0] > std::numeric_limits<Index>::max() / units_ - 1)
-            throw std::invalid_argument(what + ": a kernel of " + std::to_string(in[0]) + " x " +
-                                        std::to_string(units_) + " has more values than an index can count");
-        return std::make_unique<detail::DenseLayer<S>>(in[0], units_, options_);
-    }
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const;
 
 private:
     Index units_;
     DenseOptions options_;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> Dense::build(const Shape& input) const {
+    const std::string what = "Dense(" + std::to_string(units_) + ")";
+    const Shape own = options_.input_dim > 0 ? Shape{options_.input_dim} : options_.input_shape;
+    if (options_.input_dim > 0 && !input.empty() && input != own)
+        throw shape_error(what + ": input_dim " + std::to_string(options_.input_dim) +
+                          " does not match the previous layer's output " +
+                          (input.rank() == 1 ? std::to_string(input[0]) : input.text()));
+    const Shape in = input_shape_for(what, input, own);
+    if (in.rank() != 1)
+        throw shape_error(what + ": needs flat samples (rank 1), found input shape " + in.text() +
+                          "; add Flatten() before it");
+    if (in[0] > std::numeric_limits<Index>::max() / units_ - 1)
+        throw std::invalid_argument(what + ": a kernel of " + std::to_string(in[0]) + " x " + std::to_string(units_) +
+                                    " has more values than an index can count");
+    return std::make_unique<detail::DenseLayer<S>>(in[0], units_, options_);
+}
 
 template <Scalar S>
 std::unique_ptr<Layer<S>> detail::DenseLayer<S>::from_config(const Config& config, const Shape& input) {
@@ -224,5 +227,12 @@ std::unique_ptr<Layer<S>> detail::DenseLayer<S>::from_config(const Config& confi
     r.finish();
     return Dense(units, options).template build<S>(input);
 }
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp). `build` is defined outside the
+// class so that it is not inline: an inline one would be instantiated here all the same.
+extern template std::unique_ptr<Layer<float>> Dense::build<float>(const Shape&) const;
+extern template std::unique_ptr<Layer<double>> Dense::build<double>(const Shape&) const;
+#endif
 
 }  // namespace lamina

@@ -113,16 +113,19 @@ public:
     /// Builds the layer for samples of `input` (the previous layer's output shape).
     /// \throws std::invalid_argument when `input` is empty (a Dropout layer cannot be first).
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
-        if (input.empty())
-            throw std::invalid_argument("Dropout(" + std::to_string(rate_) +
-                                        "): cannot be the first layer; start with a layer that takes input_dim");
-        return std::make_unique<detail::DropoutLayer<S>>(rate_, input);
-    }
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const;
 
 private:
     double rate_;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> Dropout::build(const Shape& input) const {
+    if (input.empty())
+        throw std::invalid_argument("Dropout(" + std::to_string(rate_) +
+                                    "): cannot be the first layer; start with a layer that takes input_dim");
+    return std::make_unique<detail::DropoutLayer<S>>(rate_, input);
+}
 
 template <Scalar S>
 std::unique_ptr<Layer<S>> detail::DropoutLayer<S>::from_config(const Config& config, const Shape& input) {
@@ -131,5 +134,12 @@ std::unique_ptr<Layer<S>> detail::DropoutLayer<S>::from_config(const Config& con
     r.finish();
     return spec.build<S>(input);
 }
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp). `build` is defined outside the
+// class so that it is not inline: an inline one would be instantiated here all the same.
+extern template std::unique_ptr<Layer<float>> Dropout::build<float>(const Shape&) const;
+extern template std::unique_ptr<Layer<double>> Dropout::build<double>(const Shape&) const;
+#endif
 
 }  // namespace lamina

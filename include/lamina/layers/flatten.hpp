@@ -57,12 +57,22 @@ public:
     /// \throws std::invalid_argument when first without input_shape; shape_error when the
     ///         given input_shape differs from the previous layer's output.
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
-        return std::make_unique<detail::FlattenLayer<S>>(input_shape_for("Flatten()", input, options_.input_shape));
-    }
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const;
 
 private:
     FlattenOptions options_;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> Flatten::build(const Shape& input) const {
+    return std::make_unique<detail::FlattenLayer<S>>(input_shape_for("Flatten()", input, options_.input_shape));
+}
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp). `build` is defined outside the
+// class so that it is not inline: an inline one would be instantiated here all the same.
+extern template std::unique_ptr<Layer<float>> Flatten::build<float>(const Shape&) const;
+extern template std::unique_ptr<Layer<double>> Flatten::build<double>(const Shape&) const;
+#endif
 
 }  // namespace lamina

@@ -77,24 +77,32 @@ public:
     }
 
     /// The registry of models of scalar `S`, with the built-in kinds.
-    static LayerRegistry& instance() {
-        static LayerRegistry registry;
-        return registry;
-    }
+    static LayerRegistry& instance();
 
 private:
-    // The built-in kinds: one line each.
-    LayerRegistry() {
-        add("Activation", &detail::activation_from_config<S>);
-        add("Dense", &detail::DenseLayer<S>::from_config);
-        add("Dropout", &detail::DropoutLayer<S>::from_config);
-        add("Flatten", &detail::FlattenLayer<S>::from_config);
-        add("Reshape", &detail::ReshapeLayer<S>::from_config);
-    }
+    LayerRegistry();
 
     mutable std::shared_mutex mutex_;
     std::map<std::string, LayerFactory<S>, std::less<>> factories_;
 };
+
+// Out of the class (not inline), so that with LAMINA_COMPILED the built-in kinds' factories,
+// and so every layer, are instantiated in lamina::compiled only.
+template <Scalar S>
+LayerRegistry<S>& LayerRegistry<S>::instance() {
+    static LayerRegistry registry;
+    return registry;
+}
+
+// The built-in kinds: one line each.
+template <Scalar S>
+LayerRegistry<S>::LayerRegistry() {
+    add("Activation", &detail::activation_from_config<S>);
+    add("Dense", &detail::DenseLayer<S>::from_config);
+    add("Dropout", &detail::DropoutLayer<S>::from_config);
+    add("Flatten", &detail::FlattenLayer<S>::from_config);
+    add("Reshape", &detail::ReshapeLayer<S>::from_config);
+}
 
 /// Registers a layer class template of your own for float and double models, so that models
 /// holding it save, load, `summary()` and `.npz` as the built-in ones do. `L<S>` derives
@@ -120,9 +128,20 @@ struct LayerFromConfig {
 
     /// \throws as `LayerRegistry::create`, and as `input_shape_for` for the first layer.
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
-        return LayerRegistry<S>::instance().create(kind, config, input_shape_for(kind, input, input_shape));
-    }
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> LayerFromConfig::build(const Shape& input) const {
+    return LayerRegistry<S>::instance().create(kind, config, input_shape_for(kind, input, input_shape));
+}
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp).
+extern template class LayerRegistry<float>;
+extern template class LayerRegistry<double>;
+extern template std::unique_ptr<Layer<float>> LayerFromConfig::build<float>(const Shape&) const;
+extern template std::unique_ptr<Layer<double>> LayerFromConfig::build<double>(const Shape&) const;
+#endif
 
 }  // namespace lamina

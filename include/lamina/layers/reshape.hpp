@@ -80,28 +80,31 @@ public:
     /// \throws std::invalid_argument when first without input_shape; shape_error when the
     ///         target does not hold as many values as the input (naming both).
     template <Scalar S>
-    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const {
-        const std::string what = "Reshape(" + Config::value_text(target_) + ")";
-        const Shape in = input_shape_for(what, input, options_.input_shape);
-        std::vector<Index> dims = target_;
-        Index known = 1;
-        std::size_t unknown = dims.size();
-        for (std::size_t i = 0; i < dims.size(); ++i) {
-            if (dims[i] == -1) unknown = i;
-            else if (known > in.size() / dims[i] + 1) known = in.size() + 1;  // more than the input: refused below
-            else known *= dims[i];
-        }
-        if (unknown < dims.size() && in.size() % known == 0) dims[unknown] = in.size() / known;
-        if ((unknown < dims.size() && in.size() % known != 0) || (unknown == dims.size() && known != in.size()))
-            throw shape_error(what + ": cannot reshape input shape " + in.text() + " (" + std::to_string(in.size()) +
-                              " values) into " + Config::value_text(target_));
-        return std::make_unique<detail::ReshapeLayer<S>>(in, Shape::checked(std::move(dims), what), target_);
-    }
+    [[nodiscard]] std::unique_ptr<Layer<S>> build(const Shape& input) const;
 
 private:
     std::vector<Index> target_;
     ReshapeOptions options_;
 };
+
+template <Scalar S>
+std::unique_ptr<Layer<S>> Reshape::build(const Shape& input) const {
+    const std::string what = "Reshape(" + Config::value_text(target_) + ")";
+    const Shape in = input_shape_for(what, input, options_.input_shape);
+    std::vector<Index> dims = target_;
+    Index known = 1;
+    std::size_t unknown = dims.size();
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+        if (dims[i] == -1) unknown = i;
+        else if (known > in.size() / dims[i] + 1) known = in.size() + 1;  // more than the input: refused below
+        else known *= dims[i];
+    }
+    if (unknown < dims.size() && in.size() % known == 0) dims[unknown] = in.size() / known;
+    if ((unknown < dims.size() && in.size() % known != 0) || (unknown == dims.size() && known != in.size()))
+        throw shape_error(what + ": cannot reshape input shape " + in.text() + " (" + std::to_string(in.size()) +
+                          " values) into " + Config::value_text(target_));
+    return std::make_unique<detail::ReshapeLayer<S>>(in, Shape::checked(std::move(dims), what), target_);
+}
 
 template <Scalar S>
 std::unique_ptr<Layer<S>> detail::ReshapeLayer<S>::from_config(const Config& config, const Shape& input) {
@@ -110,5 +113,12 @@ std::unique_ptr<Layer<S>> detail::ReshapeLayer<S>::from_config(const Config& con
     r.finish();
     return spec.build<S>(input);
 }
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp). `build` is defined outside the
+// class so that it is not inline: an inline one would be instantiated here all the same.
+extern template std::unique_ptr<Layer<float>> Reshape::build<float>(const Shape&) const;
+extern template std::unique_ptr<Layer<double>> Reshape::build<double>(const Shape&) const;
+#endif
 
 }  // namespace lamina

@@ -85,15 +85,7 @@ public:
     /// A model of the given layers, in order; the first must carry its input shape
     /// (`input_shape` or `input_dim`).
     /// \throws std::invalid_argument, shape_error as `add` does.
-    Sequential(std::initializer_list<LayerSpec<S>> layers) {
-        std::vector<std::unique_ptr<Layer<S>>> built;
-        Shape shape;
-        for (const auto& spec : layers) {
-            built.push_back(build(spec, shape, Index(built.size())));
-            shape = built.back()->output_shape();
-        }
-        stack_.append(std::move(built), rng_);
-    }
+    Sequential(std::initializer_list<LayerSpec<S>> layers);
 
     Sequential(Sequential&&) noexcept = default;
     Sequential& operator=(Sequential&&) noexcept = default;
@@ -104,13 +96,7 @@ public:
     /// Weights of the layers already there are kept; when it throws, the model is as it was.
     /// \throws std::invalid_argument when the first layer lacks its input shape or a later one
     ///         is an invalid spec; shape_error when a given input shape does not match.
-    void add(const LayerSpec<S>& spec) {
-        std::vector<std::unique_ptr<Layer<S>>> built;
-        built.push_back(build(spec, stack_.output_shape(), size()));
-        stack_.append(std::move(built), rng_);
-        trainer_.layers_changed();
-        compiled_ = false;  // the optimizer's slots no longer fit
-    }
+    void add(const LayerSpec<S>& spec);
 
     /// Re-seeds the model's random stream with `seed` and draws every layer's weights again
     /// from it, so that the same seed gives the same weights (and, through `fit` without its
@@ -214,27 +200,19 @@ public:
     ///         validation_data; training_error when the loss or a weight becomes NaN or
     ///         infinite (with terminate_on_nan, unless a callback such as TerminateOnNaN ends
     ///         training quietly instead); whatever a callback throws.
-    History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
-        return detail::FitLoop<S, S>::run(*this, x, y, options);
-    }
+    History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {});
 
     /// `fit` on inputs given as bytes, such as raw pixels 0-255 (`mnist::Images`), as Keras's
     /// fit takes a uint8 array: each batch is converted to S as it is gathered, so the data
     /// stays a quarter of its float size. Trains exactly as `fit` on `x.cast<S>()`.
-    History fit(ConstByteMatrixRef x, ConstMatrixRef<S> y, const FitOptions<S>& options = {}) {
-        return detail::FitLoop<S, std::uint8_t>::run(*this, x, y, options);
-    }
+    History fit(ConstByteMatrixRef x, ConstMatrixRef<S> y, const FitOptions<S>& options = {});
 
     /// The loss and accuracy over the given samples, as Keras's `evaluate`.
     /// \throws error before compile; shape_error and std::invalid_argument as `fit`.
-    [[nodiscard]] Score evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const {
-        return evaluate_inputs<S>(x, y, options);
-    }
+    [[nodiscard]] Score evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const;
 
     /// `evaluate` on inputs given as bytes (raw pixels), converted to S batch by batch.
-    [[nodiscard]] Score evaluate(ConstByteMatrixRef x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const {
-        return evaluate_inputs<std::uint8_t>(x, y, options);
-    }
+    [[nodiscard]] Score evaluate(ConstByteMatrixRef x, ConstMatrixRef<S> y, const PredictOptions& options = {}) const;
 
     /// The outputs of the model for `x` (probabilities when it ends in softmax), as Keras's
     /// `predict`. Shape: (x.rows() x output_dim()).
@@ -256,15 +234,11 @@ public:
     /// nothing after the first call on a thread when the work stays on that thread (fewer
     /// than 64 samples per thread, or `threads = 1`): a single sample costs a few microseconds.
     /// \throws shape_error for x or out of the wrong shape; std::invalid_argument for no samples.
-    void predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options = {}) const {
-        predict_inputs<S>(x, out, options);
-    }
+    void predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options = {}) const;
 
     /// `predict` into `out` on inputs given as bytes (raw pixels), converted to S batch by
     /// batch (in the thread's buffers: still allocation-free after the first call).
-    void predict(ConstByteMatrixRef x, MatrixRef<S> out, const PredictOptions& options = {}) const {
-        predict_inputs<std::uint8_t>(x, out, options);
-    }
+    void predict(ConstByteMatrixRef x, MatrixRef<S> out, const PredictOptions& options = {}) const;
 
     /// The index of the largest output of each sample (the predicted class).
     [[nodiscard]] std::vector<Index> predict_classes(ConstMatrixRef<S> x, const PredictOptions& options = {}) const {
@@ -280,30 +254,17 @@ public:
     /// batch, in order. Returns the batch's mean loss and accuracy before the step. After the
     /// first call, a call allocates nothing as long as the batch does not grow.
     /// \throws as `fit`.
-    Score train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads = 0) {
-        return train_on_batch_inputs<S>(x, y, threads);
-    }
+    Score train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads = 0);
 
     /// `train_on_batch` on inputs given as bytes (raw pixels), converted to S as gathered.
-    Score train_on_batch(ConstByteMatrixRef x, ConstMatrixRef<S> y, int threads = 0) {
-        return train_on_batch_inputs<std::uint8_t>(x, y, threads);
-    }
+    Score train_on_batch(ConstByteMatrixRef x, ConstMatrixRef<S> y, int threads = 0);
 
     /// The mean loss over all of `x` as one batch (with the layers' weight penalties), and its
     /// gradient into `gradients()`; weights are not changed. For gradient checks and custom
     /// training loops. Layers run as in training; Dropout drops the same units on every
     /// call (a fixed seed), so that the loss is a deterministic function of the weights.
     /// \throws as `fit`.
-    S loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
-        require_compiled("loss_and_gradient");
-        detail::check_xy<S, S>("loss_and_gradient", stack_, x, y);
-        detail::Team& team = trainer_.team(1);
-        trainer_.prepare(stack_, x.rows());
-        trainer_.guard().arm(false, 0, *optimizer_);
-        trainer_.set_seed(0);
-        return S(trainer_.template run<S>(step_model(), team, x, y, nullptr, 0, x.rows(), false).first /
-                 double(x.rows()));
-    }
+    S loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y);
 
     // ----- Saving and loading: the whole model (lamina/io/model_file.hpp) and the weights (.npz) -----
 
@@ -318,16 +279,12 @@ public:
     /// \param path the file to write; its folder must exist.
     /// \throws io_error naming `path` if it cannot be written. A layer kind of your own saves
     ///         as the built-in ones do; loading it needs it registered (`register_layer`).
-    void save(const std::filesystem::path& path) const {
-        io::write_file_atomically(path, to_bytes(), "Sequential.save");
-    }
+    void save(const std::filesystem::path& path) const;
 
     /// The bytes of the model file `save` writes (for memory, sockets or databases);
     /// `from_bytes` or `load_model<S>(bytes)` reads them back.
     /// \throws error as `save`.
-    [[nodiscard]] std::vector<std::byte> to_bytes() const {
-        return io::encode_model<S>(detail::ModelMapping<S>::to_record(*this));
-    }
+    [[nodiscard]] std::vector<std::byte> to_bytes() const;
 
     /// The model that the bytes of a whole model file describe (as `to_bytes` gives them).
     /// \param bytes the file's bytes.
@@ -336,9 +293,7 @@ public:
     ///         one applies) for anything but one well-formed model file of scalar type `S`:
     ///         see `io::decode_model`; also for compile settings this lamina does not know
     ///         and a random state written by another C++ standard library.
-    [[nodiscard]] static Sequential from_bytes(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
-        return detail::ModelMapping<S>::from_record(io::decode_model<S>(bytes, name), name);
-    }
+    [[nodiscard]] static Sequential from_bytes(std::span<const std::byte> bytes, std::string_view name = "<memory>");
 
     /// Saves every layer's weights as a NumPy .npz archive (a zip of .npy arrays, stored,
     /// written atomically like `save`), readable with `numpy.load(path)`. One array per
@@ -348,9 +303,7 @@ public:
     /// '<f8' for double; C order. The order is that of Keras's `model.get_weights()`.
     /// \param path the archive to write; its folder must exist.
     /// \throws io_error naming `path` if it cannot be written (no file is left behind).
-    void save_weights(const std::filesystem::path& path) const {
-        io::write_npz(path, detail::ModelMapping<S>::npz_entries(*this), "Sequential.save_weights");
-    }
+    void save_weights(const std::filesystem::path& path) const;
 
     /// Sets every layer's weights from a NumPy .npz archive: one written by `save_weights`
     /// (arrays named "dense.kernel", "dense.bias", ...), or by Python's
@@ -364,9 +317,7 @@ public:
     ///         missing or not expected, names mix the two schemes, or an array's dtype is not
     ///         the model's (float32 for `Sequential<float>`, float64 for double: no conversion);
     ///         shape_error naming the file, the array and the expected and found shapes.
-    void load_weights(const std::filesystem::path& path) {
-        detail::ModelMapping<S>::load_weights(*this, io::read_npz(path), path.string());
-    }
+    void load_weights(const std::filesystem::path& path);
 
 private:
     template <Scalar, class>
@@ -476,6 +427,107 @@ private:
     mutable detail::Inference<S> inference_;
 };
 
+// The members that run the model, defined here rather than in the class so that they are not
+// inline: with LAMINA_COMPILED, the extern template declarations below keep a translation unit
+// from instantiating them (an inline member would still be instantiated, to be inlined), and
+// lamina::compiled's src/lamina.cpp instantiates them once.
+
+template <Scalar S>
+Sequential<S>::Sequential(std::initializer_list<LayerSpec<S>> layers) {
+    std::vector<std::unique_ptr<Layer<S>>> built;
+    Shape shape;
+    for (const auto& spec : layers) {
+        built.push_back(build(spec, shape, Index(built.size())));
+        shape = built.back()->output_shape();
+    }
+    stack_.append(std::move(built), rng_);
+}
+
+template <Scalar S>
+void Sequential<S>::add(const LayerSpec<S>& spec) {
+    std::vector<std::unique_ptr<Layer<S>>> built;
+    built.push_back(build(spec, stack_.output_shape(), size()));
+    stack_.append(std::move(built), rng_);
+    trainer_.layers_changed();
+    compiled_ = false;  // the optimizer's slots no longer fit
+}
+
+template <Scalar S>
+History Sequential<S>::fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
+    return detail::FitLoop<S, S>::run(*this, x, y, options);
+}
+
+template <Scalar S>
+History Sequential<S>::fit(ConstByteMatrixRef x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
+    return detail::FitLoop<S, std::uint8_t>::run(*this, x, y, options);
+}
+
+template <Scalar S>
+Score Sequential<S>::evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options) const {
+    return evaluate_inputs<S>(x, y, options);
+}
+
+template <Scalar S>
+Score Sequential<S>::evaluate(ConstByteMatrixRef x, ConstMatrixRef<S> y, const PredictOptions& options) const {
+    return evaluate_inputs<std::uint8_t>(x, y, options);
+}
+
+template <Scalar S>
+void Sequential<S>::predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options) const {
+    predict_inputs<S>(x, out, options);
+}
+
+template <Scalar S>
+void Sequential<S>::predict(ConstByteMatrixRef x, MatrixRef<S> out, const PredictOptions& options) const {
+    predict_inputs<std::uint8_t>(x, out, options);
+}
+
+template <Scalar S>
+Score Sequential<S>::train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads) {
+    return train_on_batch_inputs<S>(x, y, threads);
+}
+
+template <Scalar S>
+Score Sequential<S>::train_on_batch(ConstByteMatrixRef x, ConstMatrixRef<S> y, int threads) {
+    return train_on_batch_inputs<std::uint8_t>(x, y, threads);
+}
+
+template <Scalar S>
+S Sequential<S>::loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
+    require_compiled("loss_and_gradient");
+    detail::check_xy<S, S>("loss_and_gradient", stack_, x, y);
+    detail::Team& team = trainer_.team(1);
+    trainer_.prepare(stack_, x.rows());
+    trainer_.guard().arm(false, 0, *optimizer_);
+    trainer_.set_seed(0);
+    return S(trainer_.template run<S>(step_model(), team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
+}
+
+template <Scalar S>
+void Sequential<S>::save(const std::filesystem::path& path) const {
+    io::write_file_atomically(path, to_bytes(), "Sequential.save");
+}
+
+template <Scalar S>
+std::vector<std::byte> Sequential<S>::to_bytes() const {
+    return io::encode_model<S>(detail::ModelMapping<S>::to_record(*this));
+}
+
+template <Scalar S>
+Sequential<S> Sequential<S>::from_bytes(std::span<const std::byte> bytes, std::string_view name) {
+    return detail::ModelMapping<S>::from_record(io::decode_model<S>(bytes, name), name);
+}
+
+template <Scalar S>
+void Sequential<S>::save_weights(const std::filesystem::path& path) const {
+    io::write_npz(path, detail::ModelMapping<S>::npz_entries(*this), "Sequential.save_weights");
+}
+
+template <Scalar S>
+void Sequential<S>::load_weights(const std::filesystem::path& path) {
+    detail::ModelMapping<S>::load_weights(*this, io::read_npz(path), path.string());
+}
+
 /// Loads a model saved by `Sequential<S>::save`, as Keras's `load_model`: the layers, the
 /// weights, the compile settings, the optimizer's state and the random stream, so that it
 /// predicts bit for bit as the saved model and `fit` goes on exactly where it stopped.
@@ -503,5 +555,15 @@ template <Scalar S>
 [[nodiscard]] Sequential<S> load_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
     return Sequential<S>::from_bytes(bytes, name);
 }
+
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp).
+extern template class Sequential<float>;
+extern template class Sequential<double>;
+extern template Sequential<float> load_model<float>(const std::filesystem::path&);
+extern template Sequential<double> load_model<double>(const std::filesystem::path&);
+extern template Sequential<float> load_model<float>(std::span<const std::byte>, std::string_view);
+extern template Sequential<double> load_model<double>(std::span<const std::byte>, std::string_view);
+#endif
 
 }  // namespace lamina

@@ -117,4 +117,10 @@ std::unique_ptr<Optimizer<S>> Adagrad::build() const {
     return std::make_unique<detail::AdagradState<S>>(*this);
 }
 
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp).
+extern template std::unique_ptr<Optimizer<float>> Adagrad::build<float>() const;
+extern template std::unique_ptr<Optimizer<double>> Adagrad::build<double>() const;
+#endif
+
 }  // namespace lamina

@@ -136,4 +136,10 @@ std::unique_ptr<Optimizer<S>> Adam::build() const {
     return std::make_unique<detail::AdamState<S>>(*this);
 }
 
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp).
+extern template std::unique_ptr<Optimizer<float>> Adam::build<float>() const;
+extern template std::unique_ptr<Optimizer<double>> Adam::build<double>() const;
+#endif
+
 }  // namespace lamina

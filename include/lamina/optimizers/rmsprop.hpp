@@ -145,4 +145,10 @@ std::unique_ptr<Optimizer<S>> RMSprop::build() const {
     return std::make_unique<detail::RmspropState<S>>(*this);
 }
 
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp).
+extern template std::unique_ptr<Optimizer<float>> RMSprop::build<float>() const;
+extern template std::unique_ptr<Optimizer<double>> RMSprop::build<double>() const;
+#endif
+
 }  // namespace lamina

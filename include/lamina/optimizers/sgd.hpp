@@ -118,4 +118,10 @@ std::unique_ptr<Optimizer<S>> SGD::build() const {
     return std::make_unique<detail::SgdState<S>>(*this);
 }
 
+#if defined(LAMINA_COMPILED)
+// Instantiated once in lamina::compiled (src/lamina.cpp).
+extern template std::unique_ptr<Optimizer<float>> SGD::build<float>() const;
+extern template std::unique_ptr<Optimizer<double>> SGD::build<double>() const;
+#endif
+
 }  // namespace lamina

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// lamina::compiled: the float and double models instantiated once, for programs built with LAMINA_COMPILED.
+//
+// A program that links lamina::compiled gets LAMINA_COMPILED, and the headers then declare
+// what is instantiated here `extern template`: its translation units compile none of the
+// model's machinery (the fit loop, the training step, inference, the layers, the losses'
+// kernels, the optimizers' updates, model files and .npz), they call it here. An explicit
+// instantiation of a class instantiates its members but not its member templates, so the
+// layer specs' and optimizer specs' `build` and `load_model` are instantiated one by one.
+#include <lamina/lamina.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace lamina {
+
+template class Sequential<float>;
+template class Sequential<double>;
+template Sequential<float> load_model<float>(const std::filesystem::path&);
+template Sequential<double> load_model<double>(const std::filesystem::path&);
+template Sequential<float> load_model<float>(std::span<const std::byte>, std::string_view);
+template Sequential<double> load_model<double>(std::span<const std::byte>, std::string_view);
+
+template std::unique_ptr<Layer<float>> Dense::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> Dense::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> Activation::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> Activation::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> Dropout::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> Dropout::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> Flatten::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> Flatten::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> Reshape::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> Reshape::build<double>(const Shape&) const;
+template class LayerRegistry<float>;
+template class LayerRegistry<double>;
+template std::unique_ptr<Layer<float>> LayerFromConfig::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> LayerFromConfig::build<double>(const Shape&) const;
+
+template std::unique_ptr<Optimizer<float>> SGD::build<float>() const;
+template std::unique_ptr<Optimizer<double>> SGD::build<double>() const;
+template std::unique_ptr<Optimizer<float>> Adam::build<float>() const;
+template std::unique_ptr<Optimizer<double>> Adam::build<double>() const;
+template std::unique_ptr<Optimizer<float>> RMSprop::build<float>() const;
+template std::unique_ptr<Optimizer<double>> RMSprop::build<double>() const;
+template std::unique_ptr<Optimizer<float>> Adagrad::build<float>() const;
+template std::unique_ptr<Optimizer<double>> Adagrad::build<double>() const;
+
+}  // namespace lamina

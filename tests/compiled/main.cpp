@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// lamina tests: a program built against lamina::compiled trains, scores, predicts, saves and loads.
+//
+// Its translation units define LAMINA_COMPILED (the target gives it), so the model's code comes
+// from the library: the program links only if the library instantiates all that it uses, and
+// check_objects.cmake checks that these objects compile none of it themselves.
+#include <lamina/lamina.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+#include <vector>
+
+bool double_model_trains();  // second.cpp
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const char* what) {
+    std::printf("%s: %s\n", ok ? "ok" : "FAILED", what);
+    failures += ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main() {
+    // XOR as bytes: 0 or 200 per input, class 1 where both are 0 or both 200.
+    const lamina::Index n = 64;
+    lamina::ByteMatrix bytes(n, 2);
+    std::vector<int> labels;
+    for (lamina::Index i = 0; i < n; ++i) {
+        bytes(i, 0) = std::uint8_t(i % 2 == 0 ? 0 : 200);
+        bytes(i, 1) = std::uint8_t(i % 4 < 2 ? 0 : 200);
+        labels.push_back(bytes(i, 0) == bytes(i, 1) ? 1 : 0);
+    }
+    const lamina::Matrix<float> x = bytes.cast<float>() / 200.0f;
+    const lamina::Matrix<float> y = lamina::to_categorical(labels, 2);
+
+    lamina::Sequential<float> model{lamina::Dense(8, {.input_dim = 2}), lamina::Activation("tanh"), lamina::Dense(2),
+                                    lamina::Activation("softmax")};
+    model.initialize(1);
+    model.compile(lamina::loss::categorical_crossentropy, lamina::SGD{.learning_rate = 0.5, .momentum = 0.9},
+                  {lamina::metric::accuracy});
+    const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 100, .verbose = 0, .seed = 1});
+    check(history.loss.size() == 100 && history.loss.back() < history.loss.front(), "fit on floats lowers the loss");
+    check(model.evaluate(x, y).accuracy == 1.0, "evaluate on floats: XOR learnt");
+
+    model.fit(bytes, y, {.batch_size = 16, .epochs = 2, .verbose = 0, .seed = 2});
+    const lamina::Score on_bytes = model.evaluate(bytes, y);
+    check(on_bytes.loss > 0 && model.train_on_batch(bytes, y, 1).loss > 0, "fit, evaluate, train_on_batch on bytes");
+    const auto classes = model.predict_classes(x);
+    bool right = true;
+    for (lamina::Index i = 0; i < n; ++i) right = right && classes[std::size_t(i)] == labels[std::size_t(i)];
+    check(right, "predict_classes");
+
+    const auto restored = lamina::load_model<float>(model.to_bytes());
+    check(restored.predict(x) == model.predict(x), "to_bytes and load_model: the same predictions");
+
+    std::error_code ignored;
+    const auto folder = std::filesystem::temp_directory_path() / "lamina_compiled_test";
+    std::filesystem::create_directories(folder, ignored);
+    model.save(folder / "model.lamina");
+    model.save_weights(folder / "weights.npz");
+    auto loaded = lamina::load_model<float>(folder / "model.lamina");
+    loaded.load_weights(folder / "weights.npz");
+    check(loaded.predict(bytes) == model.predict(bytes), "save, load_model, save_weights, load_weights");
+    std::filesystem::remove_all(folder, ignored);
+
+    check(double_model_trains(), "a double model of every layer kind, with every optimizer");
+    return failures == 0 ? 0 : 1;
+}
