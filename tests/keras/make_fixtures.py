@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# lamina: writes the HDF5 and .keras fixtures of tests/test_hdf5.cpp and tests/test_keras.cpp with
+# h5py, laid out as Keras 3's saving_lib.py (.keras, .weights.h5), Keras 3's legacy_h5_format.py
+# and tf.keras 2's hdf5_format.py (.h5) lay them out. The values are closed forms the tests
+# recompute: kernel[i][j] = (i * units + j) / 8 - 0.5 (+ 0.01 * layer), bias[j] = 0.1 * (j + 1).
+# Usage: /usr/bin/python3 tests/keras/make_fixtures.py tests/keras   (needs python3-h5py)
+import io
+import json
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+
+out = sys.argv[1] if len(sys.argv) > 1 else "."
+
+
+def kernel(n_in, units, layer):
+    return (np.arange(n_in * units, dtype=np.float32).reshape(n_in, units) / 8 - 0.5 + 0.01 * layer).astype(np.float32)
+
+
+def bias(units):
+    return (0.1 * (np.arange(units) + 1)).astype(np.float32)
+
+
+def policy():
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+
+
+def dense_config(name, units, activation, n_in):
+    return {"module": "keras.layers", "class_name": "Dense", "config": {
+        "name": name, "trainable": True, "dtype": policy(), "units": units, "activation": activation,
+        "use_bias": True,
+        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": None}, "registered_name": None},
+        "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
+        "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None},
+        "registered_name": None, "build_config": {"input_shape": [None, n_in]}}
+
+
+# The model of every Keras fixture: 4 inputs, Dense(3, relu), Dropout(0.5), Dense(5, relu), Dense(2, softmax).
+LAYERS = [("dense", 4, 3, "relu"), ("dense_1", 3, 5, "relu"), ("dense_2", 5, 2, "softmax")]
+
+keras3_config = {
+    "module": "keras", "class_name": "Sequential",
+    "config": {"name": "sequential", "trainable": True, "dtype": policy(), "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer",
+         "config": {"batch_shape": [None, 4], "dtype": "float32", "sparse": False, "name": "input_layer"}, "registered_name": None},
+        dense_config("dense", 3, "relu", 4),
+        {"module": "keras.layers", "class_name": "Dropout", "config": {"name": "dropout", "trainable": True, "dtype": policy(),
+         "rate": 0.5, "seed": None, "noise_shape": None}, "registered_name": None, "build_config": {"input_shape": [None, 3]}},
+        dense_config("dense_1", 5, "relu", 3),
+        dense_config("dense_2", 2, "softmax", 5)], "build_input_shape": [None, 4]},
+    "registered_name": None, "build_config": {"input_shape": [None, 4]},
+    "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "Adam", "config": {
+        "name": "adam", "learning_rate": 0.002, "weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+        "clipvalue": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+        "loss_scale_factor": None, "gradient_accumulation_steps": None, "beta_1": 0.9, "beta_2": 0.999,
+        "epsilon": 1e-07, "amsgrad": False}, "registered_name": None},
+        "loss": "categorical_crossentropy", "loss_weights": None, "metrics": ["accuracy"], "weighted_metrics": None,
+        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}}
+
+
+def keras3_weights(f, root="layers", with_name_attr=False):
+    """saving_lib.py: a 'vars' group for the model, one group per layer named by its class in snake
+    case and a counter (dense, dropout, dense_1, ...), the optimizer's variables numbered."""
+    f.create_group("vars")
+    classes = [("dense", LAYERS[0]), ("dropout", None), ("dense_1", LAYERS[1]), ("dense_2", LAYERS[2])]
+    for group, layer in classes:
+        g = f.create_group(f"{root}/{group}/vars")
+        if layer is None:
+            continue
+        n = LAYERS.index(layer)
+        for i, value in enumerate([kernel(layer[1], layer[2], n), bias(layer[2])]):
+            g[str(i)] = value
+            if with_name_attr:
+                g[str(i)].attrs["name"] = ["kernel", "bias"][i]
+    opt = f.create_group("optimizer/vars")
+    opt["0"] = np.int64(7)                     # iterations
+    opt["1"] = np.float32(0.002)               # learning_rate
+    i = 2
+    for layer in LAYERS:                       # m and v of each variable: 2 + 12 = 14 members (> 8, vars/10 before vars/2)
+        for shape in [(layer[1], layer[2]), (layer[2],)]:
+            for _ in range(2):
+                opt[str(i)] = np.full(shape, 0.001 * i, dtype=np.float32)
+                i += 1
+
+
+def write_keras_zip(path, weights_bytes, config, version="3.3.3"):
+    with zipfile.ZipFile(path, "w") as z:   # ZIP_STORED, as saving_lib.py writes it
+        z.writestr("metadata.json", json.dumps({"keras_version": version, "date_saved": "2024-05-01@12:00:00"}))
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", weights_bytes)
+
+
+def h5_bytes(fill):
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        fill(f)
+    return buf.getvalue()
+
+
+# Keras 3 .weights.h5 and .keras
+with h5py.File(f"{out}/keras3.weights.h5", "w") as f:
+    keras3_weights(f)
+write_keras_zip(f"{out}/keras3.keras", h5_bytes(keras3_weights), keras3_config)
+# tf.keras 2.14 .keras: the weights under _layer_checkpoint_dependencies, no attributes.
+write_keras_zip(f"{out}/tf_keras_214.keras", h5_bytes(lambda f: keras3_weights(f, "_layer_checkpoint_dependencies")),
+                keras3_config, "2.14.0")
+
+
+def legacy(f, keras2=True, nested=False):
+    """hdf5_format.py (tf.keras 2) / legacy_h5_format.py (Keras 3): model_config and training_config
+    JSON on the root, model_weights with layer_names, one group per layer with weight_names."""
+    layers = [{"class_name": "Dense", "config": {"name": "dense", "trainable": True,
+               "batch_input_shape": [None, 4], "dtype": "float32", "units": 3, "activation": "relu", "use_bias": True,
+               "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+               "bias_initializer": {"class_name": "Zeros", "config": {}},
+               "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+               "kernel_constraint": None, "bias_constraint": None}},
+              {"class_name": "Dropout", "config": {"name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.5,
+               "noise_shape": None, "seed": None}}]
+    for name, n_in, units, act in LAYERS[1:]:
+        layers.append({"class_name": "Dense", "config": {"name": name, "trainable": True, "dtype": "float32",
+                       "units": units, "activation": act, "use_bias": True}})
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    f.attrs["backend"] = "tensorflow".encode("utf8")
+    f.attrs["keras_version"] = ("2.2.4" if keras2 else "3.3.3").encode("utf8")
+    f.attrs["model_config"] = json.dumps(config).encode("utf8")
+    f.attrs["training_config"] = json.dumps({"loss": "categorical_crossentropy", "metrics": ["accuracy"],
+        "optimizer_config": {"class_name": "SGD", "config": {"name": "SGD", "learning_rate": 0.05, "momentum": 0.9,
+                             "nesterov": True}}}).encode("utf8")
+    g = f.create_group("model_weights")
+    names = ["dense", "dropout", "dense_1", "dense_2"]
+    g.attrs["layer_names"] = np.asarray([n.encode("utf8") for n in names])
+    g.attrs["backend"] = b"tensorflow"
+    g.attrs["keras_version"] = b"2.2.4"
+    for name in sorted(names):
+        lg = g.create_group(name)
+        if name == "dropout":
+            lg.attrs["weight_names"] = np.asarray([])  # float64, shape (0,)
+            continue
+        n = [l[0] for l in LAYERS].index(name)
+        _, n_in, units, _ = LAYERS[n]
+        prefix = f"sequential_4/{name}/" if nested else f"{name}/"
+        suffix = ":0" if keras2 else ""
+        wn = [f"{prefix}kernel{suffix}", f"{prefix}bias{suffix}"]
+        lg.attrs["weight_names"] = np.asarray([w.encode("utf8") for w in wn])
+        lg.create_dataset(wn[0], data=kernel(n_in, units, n))
+        lg.create_dataset(wn[1], data=bias(units))
+    tg = g.create_group("top_level_model_weights")
+    tg.attrs["weight_names"] = np.asarray([])
+    og = f.create_group("optimizer_weights")
+    og.attrs["weight_names"] = np.asarray([b"SGD/iter:0"])
+    og.create_dataset("SGD/iter:0", data=np.int64(3))
+
+
+with h5py.File(f"{out}/legacy_keras2.h5", "w") as f:
+    legacy(f)
+with h5py.File(f"{out}/legacy_nested.h5", "w") as f:
+    legacy(f, keras2=False, nested=True)
+
+# Every type the reader reads, in datasets and attributes.
+with h5py.File(f"{out}/types.h5", "w") as f:
+    for rank in range(5):
+        shape = tuple(range(2, 2 + rank))
+        n = int(np.prod(shape)) if rank else 1
+        f[f"f32_rank{rank}"] = (np.arange(n, dtype=np.float32) * 0.25 - 1).reshape(shape)
+    f["f64"] = np.arange(6, dtype=np.float64).reshape(2, 3) / 3
+    f["i64"] = np.array([-5, 0, 1 << 40], dtype=np.int64)
+    f["i32"] = np.array([-7, 7], dtype=np.int32)
+    f["u8"] = np.array([0, 200, 255], dtype=np.uint8)
+    f["empty"] = np.zeros((0, 3), dtype=np.float32)
+    f.attrs["vlen"] = "a variable-length string, ünïcode"
+    f.attrs["vlen_array"] = np.array(["one", "two", "three"], dtype=h5py.string_dtype())
+    f.attrs["fixed"] = np.asarray([b"dense", b"dropout", b"dense_1"])
+    f.attrs["ints"] = np.array([1, -2, 3], dtype=np.int64)
+    f.attrs["float"] = np.float64(0.5)
+    f.attrs["empty_f64"] = np.asarray([])
+    f.attrs["null"] = h5py.Empty("f4")
+    f["f64"].attrs["unit"] = b"thirds"
+
+# A group of N_BIG members: more symbol table nodes than one B-tree node holds (2K = 32
+# children), so the group's B-tree has two levels.
+N_BIG = 200
+with h5py.File(f"{out}/deep_btree.h5", "w") as f:
+    g = f.create_group("vars")
+    for i in range(N_BIG):
+        g.create_dataset(str(i), data=np.int8(i % 100))
+
+# Refused: chunked + gzip, the 'latest' format (superblock 2+, new-style groups), a soft link.
+with h5py.File(f"{out}/refused_gzip.h5", "w") as f:
+    f.create_dataset("layers/dense/vars/0", data=np.ones((4, 4), np.float32), chunks=(2, 2), compression="gzip")
+with h5py.File(f"{out}/refused_latest.h5", "w", libver="latest") as f:
+    f["x"] = np.ones(3, np.float32)
+with h5py.File(f"{out}/refused_softlink.h5", "w") as f:
+    f["x"] = np.ones(3, np.float32)
+    f["y"] = h5py.SoftLink("/x")
+
+# The small file whose every truncation and flipped byte the unit tests try.
+with h5py.File(f"{out}/small.h5", "w") as f:
+    f["layers/dense/vars/0"] = np.array([[1.5, -2.0], [0.25, 4.0]], np.float32)
+    f["layers/dense/vars/0"].attrs["name"] = "kernel"
+    f.attrs["layer_names"] = np.asarray([b"dense", b"dense_1"])
+    f.attrs["weight_names"] = np.asarray([])
