@@ -545,6 +545,10 @@ private:
                 const std::span<const std::byte> object = global_object(collection, index, path);
                 if (length > object.size())
                     fail(path, "variable-length string of ", length, " bytes in a heap object of ", object.size());
+                // Many elements may name one heap object: bound what they copy by the file's size.
+                if (length > string_budget_)
+                    fail(path, "variable-length strings add up to more than 4 times the file's size");
+                string_budget_ -= length;
                 std::string s(reinterpret_cast<const char*>(object.data()), static_cast<std::size_t>(length));
                 while (!s.empty() && s.back() == '\0') s.pop_back();
                 out.strings.push_back(std::move(s));
@@ -685,6 +689,7 @@ private:
     std::uint64_t internal_k_ = 16;
     std::uint64_t base_ = 0;
     std::uint64_t root_header_ = undefined;
+    std::uint64_t string_budget_ = 4 * static_cast<std::uint64_t>(bytes_.size());
     std::set<std::uint64_t> objects_;
     std::set<std::uint64_t> continuations_;
     std::set<std::uint64_t> nodes_;
