@@ -10,7 +10,7 @@ set -euo pipefail
 # curl: the data script's fallback where npm is missing; pkg-config: the package test's Makefile
 # consumer (tests/package/make/).
 packages=(build-essential cmake libeigen3-dev catch2 libstb-dev zlib1g-dev libbenchmark-dev
-          pkg-config curl ca-certificates "$@")
+          nlohmann-json3-dev pkg-config curl ca-certificates "$@")
 
 missing=()
 for p in "${packages[@]}"; do
