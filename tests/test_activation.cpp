@@ -207,3 +207,52 @@ TEST_CASE("The sigmoid kernels of every instruction set agree with each other, w
             if (!std::isnan(x[std::size_t(i)])) CHECK(eigen(i) == results.back()[std::size_t(i)]);
     }
 }
+
+TEST_CASE("Keras's elu, selu, softplus, silu (swish) and gelu give Keras's values", "[activation]") {
+    M x(1, 5);
+    x << -3.0, -0.5, 0.0, 0.7, 4.0;
+    const auto y = [&](const char* name) { return forward(*lamina::Activation(name).build<double>({5}), x); };
+    const double alpha = 1.6732632423543772848170429916717, scale = 1.0507009873554804934193349852946;
+    const M elu = y("elu"), selu = y("selu"), softplus = y("softplus"), silu = y("silu"), swish = y("swish"),
+            gelu = y("gelu");
+    for (Index j = 0; j < 5; ++j) {
+        const double v = x(0, j);
+        INFO(v);
+        CHECK(elu(0, j) == Approx(v > 0 ? v : std::exp(v) - 1).margin(1e-15));
+        CHECK(selu(0, j) == Approx(scale * (v > 0 ? v : alpha * (std::exp(v) - 1))).margin(1e-15));
+        CHECK(softplus(0, j) == Approx(std::log(1 + std::exp(v))).margin(1e-15));
+        CHECK(silu(0, j) == Approx(v / (1 + std::exp(-v))).margin(1e-15));
+        CHECK(gelu(0, j) == Approx(0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))).margin(1e-15));
+    }
+    CHECK(swish == silu);
+    CHECK(lamina::Activation("swish").function() == lamina::activation::silu);
+    CHECK(lamina::to_string(lamina::activation::gelu) == "gelu");
+    // Keras's gelu(1) (approximate=False) = 0.8413447460685429.
+    M one(1, 1);
+    one << 1.0;
+    CHECK(forward(*lamina::Activation("gelu").build<double>({1}), one)(0, 0) == Approx(0.8413447460685429));
+}
+
+TEST_CASE("elu, selu, softplus, silu and gelu backward match finite differences", "[activation][gradient]") {
+    M x = M::Random(5, 7) * 3;
+    // elu and selu have a kink in their second derivative at 0 only; keep inputs off it anyway.
+    x = x.unaryExpr([](double v) { return std::abs(v) < 0.1 ? v + 0.5 : v; });
+    for (const char* name : {"elu", "selu", "softplus", "silu", "gelu"}) {
+        INFO(name);
+        CHECK(input_gradient_error(*lamina::Activation(name).build<double>({7}), x) < 1e-6);
+    }
+}
+
+TEST_CASE("elu, selu, softplus, silu and gelu stay finite for inputs of plus or minus 1e4", "[activation]") {
+    for (const char* name : {"elu", "selu", "softplus", "silu", "gelu"}) {
+        INFO(name);
+        lamina::Matrix<float> x(2, 3);
+        x << -1e4f, 0.0f, 1e4f, 1e4f, 1e4f, -1e4f;
+        auto layer = lamina::Activation(name).build<float>({3});
+        lamina::Matrix<float> y(2, 3), dx(2, 3);
+        layer->forward(x, y);
+        REQUIRE(y.allFinite());
+        layer->backward(x, y, lamina::Matrix<float>::Ones(2, 3), dx);
+        CHECK(dx.allFinite());
+    }
+}

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// lamina: the Activation layer (sigmoid, tanh, relu, linear, softmax) and its functors.
+// lamina: the Activation layer (sigmoid, tanh, relu, linear, softmax, elu, selu, softplus, silu, gelu) and its
+// functors.
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -20,14 +22,17 @@
 namespace lamina {
 
 /// The activation functions, by typed name: `Activation(activation::sigmoid)`.
-enum class activation { linear, sigmoid, tanh, relu, softmax };
+/// elu, selu, softplus, silu (Keras's "swish" too) and gelu are Keras's functions of those
+/// names with their default arguments (elu's alpha 1, gelu exact: approximate=False).
+enum class activation { linear, sigmoid, tanh, relu, softmax, elu, selu, softplus, silu, gelu };
 
 namespace detail {
 /// Keras's names of the activations, in the order of `activation`: the one list of them.
-inline constexpr std::array<std::string_view, 5> activation_names{"linear", "sigmoid", "tanh", "relu", "softmax"};
+inline constexpr std::array<std::string_view, 10> activation_names{"linear", "sigmoid", "tanh",     "relu", "softmax",
+                                                                   "elu",    "selu",    "softplus", "silu", "gelu"};
 }  // namespace detail
 
-/// Keras's name of an activation: "linear", "sigmoid", "tanh", "relu", "softmax".
+/// Keras's name of an activation: "linear", "sigmoid", "tanh", "relu", "softmax", "elu", ...
 [[nodiscard]] constexpr std::string_view to_string(activation a) noexcept {
     return detail::activation_names[static_cast<std::size_t>(a)];
 }
@@ -35,6 +40,7 @@ inline constexpr std::array<std::string_view, 5> activation_names{"linear", "sig
 /// The activation with Keras's name `name`.
 /// \throws std::invalid_argument for an unknown name; the message lists the known ones.
 [[nodiscard]] inline activation activation_from_string(std::string_view name) {
+    if (name == "swish") return activation::silu;  // Keras's other name of silu
     std::string known;
     for (std::size_t i = 0; i < detail::activation_names.size(); ++i) {
         if (detail::activation_names[i] == name) return static_cast<activation>(i);
@@ -99,6 +105,84 @@ struct Relu {
     }
 };
 
+// Keras's elu (alpha 1): x for x > 0, e^x - 1 otherwise; f' = 1, or y + 1 = e^x.
+struct Elu {
+    template <class X>
+    static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return (x > T(0)).select(x, x.expm1());
+    }
+    template <class Y>
+    static auto df(const Y& y) {
+        using T = typename Y::Scalar;
+        return (y > T(0)).select(Y::Constant(y.rows(), y.cols(), T(1)), y + T(1));
+    }
+};
+
+// Keras's selu: scale * elu(x, alpha) with its fixed alpha and scale; f' = scale, or y + scale * alpha.
+struct Selu {
+    static constexpr double alpha = 1.6732632423543772848170429916717;
+    static constexpr double scale = 1.0507009873554804934193349852946;
+    template <class X>
+    static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return T(scale) * (x > T(0)).select(x, T(alpha) * x.expm1());
+    }
+    template <class Y>
+    static auto df(const Y& y) {
+        using T = typename Y::Scalar;
+        return (y > T(0)).select(Y::Constant(y.rows(), y.cols(), T(scale)), y + T(scale * alpha));
+    }
+};
+
+// Keras's softplus: log(1 + e^x), as max(x, 0) + log1p(e^-|x|) (no overflow); f' = sigmoid(x) = 1 - e^-y.
+struct Softplus {
+    template <class X>
+    static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return x.max(T(0)) + (-x.abs()).exp().log1p();
+    }
+    template <class Y>
+    static auto df(const Y& y) {
+        return -(-y).expm1();
+    }
+};
+
+// Activations whose derivative needs the input x, not only the output: df(x, y).
+
+// Keras's silu (swish): x * sigmoid(x); f' = s + x s (1 - s), s = sigmoid(x).
+struct Silu {
+    static constexpr bool needs_input = true;
+    template <class X>
+    static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return x * (T(1) + (-x).exp()).inverse();
+    }
+    template <class X, class Y>
+    static auto df(const X& x, const Y& /*y*/) {
+        using T = typename X::Scalar;
+        const auto s = (T(1) + (-x).exp()).inverse();
+        return s + x * s * (T(1) - s);
+    }
+};
+
+// Keras's gelu, exact (approximate=False): x Phi(x) = x (1 + erf(x / sqrt 2)) / 2;
+// f' = Phi(x) + x phi(x), phi the standard normal density.
+struct Gelu {
+    static constexpr bool needs_input = true;
+    template <class X>
+    static auto f(const X& x) {
+        using T = typename X::Scalar;
+        return T(0.5) * x * (T(1) + (x * T(0.70710678118654752440)).unaryExpr([](T v) { return std::erf(v); }));
+    }
+    template <class X, class Y>
+    static auto df(const X& x, const Y& /*y*/) {
+        using T = typename X::Scalar;
+        return T(0.5) * (T(1) + (x * T(0.70710678118654752440)).unaryExpr([](T v) { return std::erf(v); })) +
+               x * (T(-0.5) * x.square()).exp() * T(0.39894228040143267794);
+    }
+};
+
 /// An element-wise activation layer over policy `F`.
 template <Scalar S, class F>
 class ElementwiseActivation final : public Layer<S> {
@@ -128,6 +212,31 @@ public:
                   const Pass& /*pass*/ = {}) const override {
         detail::elementwise<S>(
             dx, [](const auto& d, const auto& out) { return d * F::df(out); }, dy, y);
+    }
+
+private:
+    activation activation_;
+};
+
+/// An element-wise activation layer over policy `F` whose derivative needs the layer's
+/// input (silu, gelu): backward reads x as well as y.
+template <Scalar S, class F>
+class InputActivation final : public Layer<S> {
+public:
+    InputActivation(activation a, const Shape& shape) : activation_(a) { this->set_shapes(shape, shape); }
+    [[nodiscard]] std::string kind() const override { return "Activation"; }
+    [[nodiscard]] Config get_config() const override { return {{"activation", std::string(to_string(activation_))}}; }
+
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y, const Pass& /*pass*/ = {}) const override {
+        detail::elementwise<S>(
+            y, [](const auto& in, const auto&) { return F::f(in); }, x, x);
+    }
+
+    // dx = dy * f'(x), row by row (a row's values do not depend on the block it lies in).
+    void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+                  const Pass& /*pass*/ = {}) const override {
+        for (Index i = 0; i < x.rows(); ++i)
+            dx.row(i).array() = dy.row(i).array() * F::df(x.row(i).array(), y.row(i).array());
     }
 
 private:
@@ -216,6 +325,14 @@ std::unique_ptr<Layer<S>> Activation::build(const Shape& input) const {
                 throw shape_error("Activation('softmax'): needs flat samples (rank 1), found input shape " +
                                   input.text() + "; add Flatten() before it");
             return std::make_unique<detail::SoftmaxActivation<S>>(input);
+        case activation::elu:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Elu>>(activation_, input);
+        case activation::selu:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Selu>>(activation_, input);
+        case activation::softplus:
+            return std::make_unique<detail::ElementwiseActivation<S, detail::Softplus>>(activation_, input);
+        case activation::silu: return std::make_unique<detail::InputActivation<S, detail::Silu>>(activation_, input);
+        case activation::gelu: return std::make_unique<detail::InputActivation<S, detail::Gelu>>(activation_, input);
     }
     throw std::invalid_argument("Activation: invalid activation value");
 }
