@@ -11,6 +11,9 @@
 #include <lamina/io/file.hpp>
 #include <lamina/lamina.hpp>
 #include <lamina/viz/weight_grid.hpp>
+#if defined(LAMINA_HAVE_NLOHMANN_JSON)
+#include <lamina/io/keras.hpp>  // --load FILE.keras / FILE.h5, --save FILE.keras
+#endif
 
 #include <charconv>
 #include <chrono>
@@ -91,7 +94,9 @@ Options:
                      evaluates it, more epochs go on training it from where it stopped (its
                      shuffling from its own random stream); its layers, optimizer and seed
                      come from the file, so --hidden, --activation, --dropout, --l2,
-                     --optimizer, --lr, --momentum and --seed cannot be given with it
+                     --optimizer, --lr, --momentum and --seed cannot be given with it;
+                     a FILE ending in .keras or .h5 is a Keras model, and --save FILE.keras
+                     writes one (builds with nlohmann/json)
   --verbose 0|1|2    0 silent, 1 progress bar (a line per epoch off a terminal), 2 a line per epoch
   -h, --help         this text
 )";
@@ -209,10 +214,18 @@ void print_confusion(const std::vector<lamina::Index>& predicted, const mnist::L
     }
 }
 
+// A lamina model file, or (with nlohmann/json) a Keras one: .keras or .h5.
+lamina::Sequential<float> load_any(const std::filesystem::path& path) {
+#if defined(LAMINA_HAVE_NLOHMANN_JSON)
+    if (path.extension() == ".keras" || path.extension() == ".h5") return lamina::load_keras_model<float>(path);
+#endif
+    return lamina::load_model<float>(path);
+}
+
 // A new model of the Keras recipe, or the one saved in --load.
 lamina::Sequential<float> make_model(const Args& args) {
     if (args.load) {
-        auto model = lamina::load_model<float>(*args.load);
+        auto model = load_any(*args.load);
         if (model.input_dim() != 784 || model.output_dim() != 10)
             throw lamina::error("'" + args.load->string() + "' holds a model of " + std::to_string(model.input_dim()) +
                                 " inputs and " + std::to_string(model.output_dim()) +
@@ -294,7 +307,14 @@ int train_and_report(const Args& args, lamina::Sequential<float>& model, const X
     if (args.verbose > 0) print_confusion(model.predict_classes(x_test, {.threads = args.threads}), data.test.labels);
 
     if (args.save) {
-        model.save(*args.save);
+#if defined(LAMINA_HAVE_NLOHMANN_JSON)
+        if (args.save->extension() == ".keras") {
+            lamina::save_keras(model, *args.save);
+        } else
+#endif
+        {
+            model.save(*args.save);
+        }
         std::printf("\nSaved the model to %s (continue with --load %s)\n", args.save->string().c_str(),
                     args.save->string().c_str());
     }
