@@ -370,7 +370,11 @@ void load_keras3_weights(const Reader& r, const io::hdf5::Object& root, Sequenti
     for (std::size_t i = 0; i < classes.size(); ++i) {
         std::string group = snake_case(classes[i]);
         const auto [it, fresh] = used.try_emplace(group, 0);
-        if (!fresh) group += "_" + std::to_string(++it->second);
+        if (!fresh) {
+            // Appended, not "_" + std::to_string(...): GCC 12 warns falsely (-Wrestrict) at -O3.
+            group += '_';
+            group += std::to_string(++it->second);
+        }
         Layer<S>& layer = model.layer(weighted_index[i]);
         const io::hdf5::Object* vars = base->find(group + "/vars");
         const std::string where = "weights of layer " + std::to_string(i) + " (" + classes[i] + ", group " +
@@ -763,7 +767,11 @@ std::vector<std::byte> weights_h5(const Sequential<S>& model) {
         const Layer<S>& layer = model.layer(i);
         std::string group = snake_case(layer.kind());
         const auto [it, fresh] = used.try_emplace(group, 0);
-        if (!fresh) group += "_" + std::to_string(++it->second);
+        if (!fresh) {
+            // Appended, not "_" + std::to_string(...): GCC 12 warns falsely (-Wrestrict) at -O3.
+            group += '_';
+            group += std::to_string(++it->second);
+        }
         std::vector<io::hdf5::Object> vars;
         const auto weights = layer.get_weights();
         const auto& specs = layer.weight_specs();
