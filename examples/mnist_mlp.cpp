@@ -26,6 +26,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #ifndef LAMINA_SOURCE_DIR
 #define LAMINA_SOURCE_DIR "."
@@ -37,6 +39,7 @@ namespace mnist = lamina::datasets::mnist;
 
 struct Args {
     std::filesystem::path data = mnist::default_directory(LAMINA_SOURCE_DIR "/data/mnist");
+    bool data_given = false;  // --data was passed
     long epochs = 100;
     long batch_size = 100;
     std::vector<long> hidden{100};
@@ -106,17 +109,60 @@ Options:
     std::exit(2);
 }
 
+// A number as a person would write it: 0.001, 1e-06, 1000000 (not 1000000.000000).
+std::string show(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.15g", v);
+    return text;
+}
+
+// The values a flag takes, written as an interval: [0, 1) or (0, 1000000].
+struct Range {
+    double lo, hi;
+    bool lo_open = false, hi_open = false;
+    bool contains(double v) const {
+        return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);  // false for NaN
+    }
+    std::string text() const { return (lo_open ? "(" : "[") + show(lo) + ", " + show(hi) + (hi_open ? ")" : "]"); }
+};
+
+// A decimal number for `flag`, in `range`.
+double parse_real(std::string_view flag, std::string_view text, Range range) {
+    double value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ptr != end || text.empty() || (ec != std::errc{} && ec != std::errc::result_out_of_range))
+        usage_error(std::string(flag) + " expects a decimal number in " + range.text() + ", found '" +
+                    std::string(text) + "'");
+    if (ec == std::errc::result_out_of_range || !range.contains(value))
+        usage_error(std::string(flag) + " must be in " + range.text() + ", found " + std::string(text));
+    return value;
+}
+
+// A whole number for `flag`, in [lo, hi]: "1.5" and "-1" (for a count) are named as what they are.
 template <class T>
-T parse_number(std::string_view flag, std::string_view text, T lo, T hi) {
+T parse_whole(std::string_view flag, std::string_view text, T lo, T hi) {
+    const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
     T value{};
     const auto* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc{} || ptr != end)
-        usage_error(std::string(flag) + " expects a number, found '" + std::string(text) + "'");
-    if (!(value >= lo && value <= hi))
-        usage_error(std::string(flag) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " +
+    if (ec == std::errc{} && ptr == end) {
+        if (value < lo || value > hi)
+            usage_error(std::string(flag) + " must be a whole number in " + range + ", found " + std::string(text));
+        return value;
+    }
+    double real = 0;
+    const auto [real_end, real_ec] = std::from_chars(text.data(), end, real);
+    const bool is_number = !text.empty() && real_end == end && real_ec != std::errc::invalid_argument;
+    if (is_number && ec == std::errc::result_out_of_range)
+        usage_error(std::string(flag) + " must be a whole number in " + range + ", found " + std::string(text));
+    if (is_number && (real < 0 || text.front() == '-') && lo >= 0)
+        usage_error(std::string(flag) + " must be a whole number in " + range + ", found the negative number " +
                     std::string(text));
-    return value;
+    if (is_number)
+        usage_error(std::string(flag) + " expects a whole number in " + range + ", found the fraction " +
+                    std::string(text));
+    usage_error(std::string(flag) + " expects a whole number in " + range + ", found '" + std::string(text) + "'");
 }
 
 // "256,128" -> {256, 128}.
@@ -124,7 +170,7 @@ std::vector<long> parse_list(std::string_view flag, std::string_view text) {
     std::vector<long> sizes;
     for (std::size_t start = 0;;) {
         const std::size_t comma = text.find(',', start);
-        sizes.push_back(parse_number<long>(flag, text.substr(start, comma - start), 1, 100000));
+        sizes.push_back(parse_whole<long>(flag, text.substr(start, comma - start), 1, 100000));
         if (comma == std::string_view::npos) return sizes;
         start = comma + 1;
     }
@@ -151,29 +197,31 @@ Args parse(int argc, char** argv) {
         if (flag == "-h" || flag == "--help") {
             std::cout << usage_text;
             std::exit(0);
-        } else if (flag == "--data") a.data = std::string(value());
-        else if (flag == "--epochs") a.epochs = parse_number<long>(flag, value(), 0, 1000000);
-        else if (flag == "--batch-size") a.batch_size = parse_number<long>(flag, value(), 1, 60000);
+        } else if (flag == "--data") {
+            a.data = std::string(value());
+            a.data_given = true;
+        } else if (flag == "--epochs") a.epochs = parse_whole<long>(flag, value(), 0, 1000000);
+        else if (flag == "--batch-size") a.batch_size = parse_whole<long>(flag, value(), 1, 60000);
         else if (flag == "--hidden" || flag == "--activation" || flag == "--dropout" || flag == "--l2" ||
                  flag == "--optimizer" || flag == "--lr" || flag == "--momentum" || flag == "--seed") {
             new_model_flag = flag;
             if (flag == "--hidden") a.hidden = parse_list(flag, value());
             else if (flag == "--activation") a.activation = one_of(flag, value(), {"sigmoid", "relu", "tanh"});
-            else if (flag == "--dropout") a.dropout = parse_number<double>(flag, value(), 0.0, 0.99);
-            else if (flag == "--l2") a.l2 = parse_number<double>(flag, value(), 0.0, 1e3);
+            else if (flag == "--dropout") a.dropout = parse_real(flag, value(), {0, 1, false, true});
+            else if (flag == "--l2") a.l2 = parse_real(flag, value(), {0, 1e3});
             else if (flag == "--optimizer") a.optimizer = one_of(flag, value(), {"sgd", "adam", "rmsprop", "adagrad"});
-            else if (flag == "--lr") a.lr = parse_number<double>(flag, value(), 1e-12, 1e6);
-            else if (flag == "--momentum") a.momentum = parse_number<double>(flag, value(), 0.0, 0.999999);
-            else a.seed = parse_number<std::uint64_t>(flag, value(), 0, UINT64_MAX);
+            else if (flag == "--lr") a.lr = parse_real(flag, value(), {0, 1e6, true, false});
+            else if (flag == "--momentum") a.momentum = parse_real(flag, value(), {0, 1, false, true});
+            else a.seed = parse_whole<std::uint64_t>(flag, value(), 0, UINT64_MAX);
         } else if (flag == "--scale") a.scale = true;
-        else if (flag == "--validation-split") a.validation_split = parse_number<double>(flag, value(), 0.0, 0.99);
-        else if (flag == "--patience") a.patience = parse_number<long>(flag, value(), 0, 1000000);
-        else if (flag == "--threads") a.threads = parse_number<int>(flag, value(), 0, 1024);
+        else if (flag == "--validation-split") a.validation_split = parse_real(flag, value(), {0, 1, false, true});
+        else if (flag == "--patience") a.patience = parse_whole<long>(flag, value(), 0, 1000000);
+        else if (flag == "--threads") a.threads = parse_whole<int>(flag, value(), 0, 1024);
         else if (flag == "--out") a.out = std::string(value());
         else if (flag == "--history") a.history = std::string(value());
         else if (flag == "--save") a.save = std::string(value());
         else if (flag == "--load") a.load = std::string(value());
-        else if (flag == "--verbose") a.verbose = parse_number<int>(flag, value(), 0, 2);
+        else if (flag == "--verbose") a.verbose = parse_whole<int>(flag, value(), 0, 2);
         else usage_error("unknown option '" + std::string(flag) + "'");
     }
     if (a.momentum != 0 && a.optimizer != "sgd") usage_error("--momentum is for --optimizer sgd, not " + a.optimizer);
@@ -330,8 +378,27 @@ int train_and_report(const Args& args, lamina::Sequential<float>& model, const X
     return 0;
 }
 
+// Checks that every file the run will write can be written (a regular file or a new one in
+// an existing, writable folder; links followed), and that no two outputs are the same file:
+// a bad path is reported now, not after the training.
+void check_outputs(const Args& args) {
+    std::vector<std::pair<std::string, std::filesystem::path>> outputs{{"--out", args.out}};
+    if (args.save) outputs.emplace_back("--save", *args.save);
+    if (args.history) outputs.emplace_back("--history", *args.history);
+    std::vector<std::pair<std::string, std::filesystem::path>> seen;
+    for (const auto& [flag, path] : outputs) {
+        const auto target = std::filesystem::weakly_canonical(lamina::io::check_writable(path, flag));
+        for (const auto& [other, other_target] : seen)
+            if (other_target == target)
+                usage_error(other + " and " + flag + " name the same file '" + target.string() +
+                            "'; the second would replace the first");
+        seen.emplace_back(flag, target);
+    }
+}
+
 int run(const Args& args) {
     const auto start = Clock::now();
+    check_outputs(args);
     // The model first: a bad --load file is reported before the data is read.
     auto model = make_model(args);
 
@@ -340,7 +407,13 @@ int run(const Args& args) {
     try {
         data = mnist::load_data(args.data);
     } catch (const lamina::io_error& e) {
-        std::cerr << "mnist_mlp: " << e.what() << "\nFetch the data with data/fetch_mnist.sh, or pass --data DIR.\n";
+        // The loader's message may carry its own advice; give the example's only when it does not.
+        const std::string what = e.what();
+        std::cerr << "mnist_mlp: " << what << '\n';
+        if (args.data_given) std::cerr << "(the MNIST folder given with --data: '" << args.data.string() << "')\n";
+        else if (what.find("fetch_mnist.sh") == std::string::npos)
+            std::cerr << "Fetch the data again with data/fetch_mnist.sh (it checks each file's SHA-256), or pass "
+                         "--data DIR.\n";
         return 1;
     }
     if (!args.scale)  // raw pixels: the model takes the bytes as they are, as Keras's fit takes the uint8 array

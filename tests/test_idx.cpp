@@ -291,3 +291,31 @@ TEST_CASE("read_idx reports unreadable and malformed IDX files with name, offset
         require_io_error([] { read_bytes({0xFF}); }, "buffer", {"holds 1 bytes"});
     }
 }
+
+TEST_CASE("An IDX file whose magic number is zero is said not to be an IDX file", "[idx][errors]") {
+    TempDir dir;
+    require_file_error(write_file(dir / "zeros", Bytes(64, 0)),
+                       {"wrong magic number 0x00000000", "not an IDX file", "no type code at byte 2"});
+    require_io_error([] { read_bytes({0, 0, 0, 3, 0, 0, 0, 1}); }, "buffer", {"0x00000003", "not an IDX file"});
+}
+
+TEST_CASE("A rank-255 shape is summarised in messages, not listed 255 times", "[idx][errors]") {
+    Bytes header{0, 0, 0x08, 255};
+    put_big_endian(header, 2, 4);
+    put_big_endian(header, 3, 4);
+    for (int i = 2; i < 254; ++i) put_big_endian(header, 1, 4);
+    put_big_endian(header, 5, 4);
+    try {
+        read_bytes(header);  // the data is missing
+        FAIL("no io_error");
+    } catch (const lamina::io_error& e) {
+        const std::string message = e.what();
+        INFO(message);
+        CHECK(message.find("the header promises 2 x 3 x 1 x ... x 1 x 5 (rank 255) = 30 elements") !=
+              std::string::npos);
+        CHECK(message.size() < 300);
+    }
+    CHECK(lamina::io::detail::shape_string({60000, 28, 28}) == "60000 x 28 x 28");
+    CHECK(lamina::io::detail::shape_string({1, 2, 3, 4, 5, 6}) == "1 x 2 x 3 x 4 x 5 x 6");
+    CHECK(lamina::io::detail::shape_string({1, 2, 3, 4, 5, 6, 7}) == "1 x 2 x 3 x ... x 6 x 7 (rank 7)");
+}

@@ -81,10 +81,20 @@ T load_big_endian(const std::byte* p) {
     return std::bit_cast<T>(u);
 }
 
-/// A shape as "60000 x 28 x 28".
+/// A shape as "60000 x 28 x 28"; over 6 dimensions, the first 3 and the last 2 around
+/// "...", and the rank: "1 x 2 x 3 x ... x 1 x 1 (rank 255)".
 inline std::string shape_string(const std::vector<std::uint64_t>& shape) {
     std::string s;
-    for (const auto d : shape) s += (s.empty() ? "" : " x ") + std::to_string(d);
+    const std::size_t n = shape.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (n > 6 && i == 3) {
+            s += " x ...";
+            i = n - 3;
+            continue;
+        }
+        s += (s.empty() ? "" : " x ") + std::to_string(shape[i]);
+    }
+    if (n > 6) s += " (rank " + std::to_string(n) + ")";
     return s;
 }
 
@@ -332,6 +342,10 @@ IdxArray read_idx(Source& src, std::string_view name) {
         raise_io_error(reader, name, "wrong magic number ", hex(found, 4),
                        ": expected 0x0000TTRR (two zero bytes, a type code, the rank)");
     }
+    if (magic[2] == std::byte{0})
+        raise_io_error(reader, name, "wrong magic number ", hex(found, 4),
+                       ": this is not an IDX file (no type code at byte 2; an IDX file starts 0x0000TTRR: two zero "
+                       "bytes, a type code, the rank)");
     const auto code = std::to_integer<unsigned>(magic[2]);
     const auto rank = std::to_integer<unsigned>(magic[3]);
     const auto type = static_cast<IdxType>(code);
