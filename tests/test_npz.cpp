@@ -120,6 +120,34 @@ std::string npy_error(const std::string& dict, const ByteVec& data) {
     return load_bytes_error(lamina::test::zip_stored({{"arr_0.npy", lamina::test::npy_file(dict, data)}}));
 }
 
+#if defined(LAMINA_HAVE_ZLIB)
+// A zip archive of one deflated entry `name` whose data is `deflated`, with the CRC-32 and
+// uncompressed size given (whether true or not) in both its local header and its directory.
+ByteVec deflated_archive(const std::string& name, const ByteVec& deflated, std::uint32_t crc, std::uint64_t size) {
+    ByteVec a = lamina::test::zip_stored({{name, deflated}});
+    const std::size_t dir = lamina::test::le_at(a, a.size() - 6, 4);
+    for (std::size_t at : {std::size_t(8), dir + 10}) lamina::test::put_le(a, at, 8, 2);  // method 8
+    for (std::size_t at : {std::size_t(14), dir + 16}) lamina::test::put_le(a, at, crc, 4);
+    for (std::size_t at : {std::size_t(22), dir + 24}) lamina::test::put_le(a, at, size, 4);
+    return a;
+}
+
+ByteVec deflate_bytes(const ByteVec& in) {
+    ByteVec out(compressBound(uLong(in.size())) + 16);
+    z_stream z{};
+    REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+    z.avail_in = uInt(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = uInt(out.size());
+    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+#endif
+
 bool have_numpy() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
 
 }  // namespace
@@ -353,22 +381,21 @@ TEST_CASE("load_weights inflates deflated entries and rejects corrupt ones", "[n
     deflateEnd(&z);
 
     const auto archive = [&](const ByteVec& data, std::uint64_t size) {
-        ByteVec a = lamina::test::zip_stored({{"b.npy", data}});
-        const std::size_t dir = lamina::test::le_at(a, a.size() - 6, 4);
-        for (std::size_t at : {std::size_t(8), dir + 10}) lamina::test::put_le(a, at, 8, 2);  // method 8
-        lamina::test::put_le(a, dir + 16, lamina::test::crc32_bitwise(npy, npy.size()), 4);
-        lamina::test::put_le(a, dir + 24, size, 4);
-        return a;
+        return deflated_archive("b.npy", data, lamina::test::crc32_bitwise(npy, npy.size()), size);
     };
     const auto entries = lamina::io::decode_npz(archive(deflated, npy.size()), "d.npz");
     REQUIRE(entries.size() == 1);
     CHECK(lamina::io::npy_values<float>(entries[0].array, "d.npz", "b") == std::vector<float>{1, 2, 3});
 
     const auto fails = [&](const ByteVec& a) { return error_of([&] { (void)lamina::io::decode_npz(a, "d.npz"); }); };
-    CHECK_THAT(fails(archive(deflated, npy.size() + 1)),
-               Catch::Contains("holds " + std::to_string(npy.size()) + " bytes, but the directory gives " +
-                               std::to_string(npy.size() + 1)));
-    CHECK_THAT(fails(archive(deflated, npy.size() - 1)), Catch::Contains("more than the"));
+    // Declared sizes the .npy header disagrees with are refused from the header (see below);
+    // streams that hold fewer or more bytes than a header that agrees, from the inflated count.
+    const ByteVec short_npy(npy.begin(), npy.end() - 4), long_npy = LeWriter{npy}.f32(4).bytes;
+    CHECK_THAT(fails(archive(deflate_bytes(short_npy), npy.size())),
+               Catch::Contains("holds " + std::to_string(npy.size() - 4) + " bytes, but the directory gives " +
+                               std::to_string(npy.size())));
+    CHECK_THAT(fails(archive(deflate_bytes(long_npy), npy.size())),
+               Catch::Contains("holds more than the " + std::to_string(npy.size()) + " bytes the directory gives"));
     CHECK_THAT(fails(archive(deflated, std::uint64_t(1) << 31)), Catch::Contains("d.npz"));  // no 2 GiB allocation
     ByteVec corrupt = deflated;
     corrupt[0] ^= std::byte{0xFF};
@@ -441,3 +468,94 @@ print('numpy ok')
     model64.load_weights(dir / "f64.npz");
     CHECK(model64.parameters() == known_parameters<double>([](double v) { return v - 3; }));
 }
+
+TEST_CASE("Archives with more entries or declared bytes than the limits allow are refused by their directory",
+          "[npz][errors][limits]") {
+    const ByteVec one = lamina::test::npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                                               lamina::test::f32_bytes({1, 2}));
+    const ByteVec two = lamina::test::zip_stored({{"a.npy", one}, {"b.npy", one}});
+    const auto fails = [](const ByteVec& a, const lamina::io::ZipLimits& limits) {
+        return error_of([&] { (void)lamina::io::decode_npz(a, "l.npz", limits); });
+    };
+    CHECK(fails(two, {}) == "no exception");
+    CHECK_THAT(fails(two, {.max_entries = 1}),
+               Catch::Contains("'l.npz': the directory lists 2 entries, more than the 1 this reader accepts"));
+    CHECK_THAT(fails(two, {.max_total_bytes = one.size()}),
+               Catch::Contains("the entries up to 'b.npy' declare " + std::to_string(2 * one.size()) + " bytes"));
+    CHECK_THAT(fails(two, {.max_total_bytes = one.size() - 1}),
+               Catch::Contains("entry 'a.npy' declares " + std::to_string(one.size()) + " bytes uncompressed"));
+
+    SECTION("a stored entry's local header must agree with the directory") {
+        ByteVec bad = lamina::test::zip_stored({{"a.npy", one}});
+        lamina::test::put_le(bad, 22, one.size() + 1, 4);  // the local uncompressed size
+        CHECK_THAT(fails(bad, {}), Catch::Contains("entry 'a.npy': its local header at byte 0 gives") &&
+                                       Catch::Contains("inconsistent"));
+    }
+}
+
+TEST_CASE("65,000 arrays are read in one pass and a repeated name among them is found", "[npz][limits]") {
+    const ByteVec one = lamina::test::npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+                                               lamina::test::f32_bytes({1}));
+    std::vector<std::pair<std::string, ByteVec>> entries;
+    entries.reserve(65000);
+    for (int i = 0; i < 65000; ++i) entries.push_back({"arr_" + std::to_string(i) + ".npy", one});
+    const auto read = lamina::io::decode_npz(lamina::test::zip_stored(entries), "many.npz");
+    REQUIRE(read.size() == 65000);
+    CHECK(read.back().name == "arr_64999");
+    entries.back().first = "arr_7.npy";
+    CHECK_THAT(error_of([&] { (void)lamina::io::decode_npz(lamina::test::zip_stored(entries), "many.npz"); }),
+               Catch::Contains("entry 'arr_7.npy' appears twice"));
+}
+
+#if defined(LAMINA_HAVE_ZLIB)
+TEST_CASE("A deflated entry that declares a gigabyte is refused before anything is inflated", "[npz][errors][limits]") {
+    // 1.5 GB declared. With the compressed bytes deflate needs for that much (1/1032 of it),
+    // the default limit of 1 GiB refuses it; with fewer, no deflate stream could hold it.
+    const std::uint64_t declared = 1'500'000'000;
+    const ByteVec head = lamina::test::npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                                                    std::to_string((declared - 64) / 4) + ",), }",
+                                                {});
+    ByteVec padded = deflate_bytes(head);
+    padded.resize(std::size_t(declared / lamina::io::deflate_max_ratio + 1));
+    CHECK_THAT(error_of([&] { (void)lamina::io::decode_npz(deflated_archive("big.npy", padded, 0, declared), "b"); }),
+               Catch::Contains("entry 'big.npy' declares 1500000000 bytes uncompressed, more than the 1073741824"));
+    const ByteVec small = deflate_bytes(head);
+    CHECK_THAT(error_of([&] { (void)lamina::io::decode_npz(deflated_archive("big.npy", small, 0, declared), "b"); }),
+               Catch::Contains("entry 'big.npy' declares 1500000000 bytes from " + std::to_string(small.size()) +
+                               " deflated bytes: deflate expands at most 1032 times"));
+    // load_weights allows what its model holds: 8 bytes a weight and 64 MiB for headers.
+    const std::uint64_t model_bytes = 200'000'000;
+    ByteVec mid = deflate_bytes(head);
+    mid.resize(std::size_t(model_bytes / lamina::io::deflate_max_ratio + 1));
+    CHECK_THAT(load_bytes_error(deflated_archive("arr_0.npy", mid, 0, model_bytes)),
+               Catch::Contains("entry 'arr_0.npy' declares 200000000 bytes uncompressed, more than the " +
+                               std::to_string(8 * known_model<float>().parameters().size() + (64 << 20))));
+}
+
+TEST_CASE("A deflated entry's .npy shape must need exactly its declared size, checked from its header alone",
+          "[npz][errors][limits]") {
+    const ByteVec npy = lamina::test::npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+                                               lamina::test::f32_bytes({1, 2, 3}));
+    const std::uint32_t crc = lamina::test::crc32_bitwise(npy, npy.size());
+    const auto fails = [](const ByteVec& a) { return error_of([&] { (void)lamina::io::decode_npz(a, "s.npz"); }); };
+    CHECK(fails(deflated_archive("a.npy", deflate_bytes(npy), crc, npy.size())) == "no exception");
+    // The directory declares 100 more bytes than the shape needs: refused from the header,
+    // not after inflating.
+    CHECK_THAT(fails(deflated_archive("a.npy", deflate_bytes(npy), crc, npy.size() + 100)),
+               Catch::Contains(
+                   "entry 'a.npy': its .npy header and shape (3,) of '<f4' need 128 + 12 bytes, but the zip "
+                   "directory declares 240"));
+    // A header claiming (2^30,) floats in a small entry.
+    const ByteVec liar = lamina::test::npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1073741824,), }",
+                                                lamina::test::f32_bytes({1, 2, 3}));
+    CHECK_THAT(fails(deflated_archive("b.npy", deflate_bytes(liar), crc, liar.size())),
+               Catch::Contains("need 128 + 4294967296 bytes"));
+    // An over-long .npy header is refused by its length.
+    ByteVec long_header = npy;
+    lamina::test::put_le(long_header, 6, 2, 1);  // version 2.0: a 4-byte header length
+    long_header.insert(long_header.begin() + 10, {std::byte{0}, std::byte{0}});
+    lamina::test::put_le(long_header, 8, 1 << 20, 4);
+    CHECK_THAT(fails(deflated_archive("c.npy", deflate_bytes(long_header), crc, long_header.size())),
+               Catch::Contains("the .npy header length 1048576 at byte 8 is over the 65536 bytes lamina reads"));
+}
+#endif

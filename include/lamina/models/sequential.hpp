@@ -525,7 +525,9 @@ void Sequential<S>::save_weights(const std::filesystem::path& path) const {
 
 template <Scalar S>
 void Sequential<S>::load_weights(const std::filesystem::path& path) {
-    detail::ModelMapping<S>::load_weights(*this, io::read_npz(path), path.string());
+    // No more bytes than the model holds (io::npz_limits_for), checked before inflating.
+    auto entries = io::read_npz(path, io::npz_limits_for(std::uint64_t(parameters().size())));
+    detail::ModelMapping<S>::load_weights(*this, std::move(entries), path.string());
 }
 
 /// Loads a model saved by `Sequential<S>::save`, as Keras's `load_model`: the layers, the
