@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <sstream>
@@ -41,7 +42,9 @@ public:
     /// and libc++ write different texts). The stream then continues as it would have
     /// continued from there. Nothing changes when the text is rejected.
     /// \throws std::invalid_argument if `text` is not exactly one engine state (a missing or
-    ///         malformed number, or anything but spaces after it).
+    ///         malformed number, or anything but spaces after it), or is the zero state, from
+    ///         which every draw is 0 (no seed gives it; a shuffle or a normal draw would never
+    ///         end).
     void set_state(std::string_view text) {
         std::istringstream in{std::string(text)};
         std::mt19937_64 engine;
@@ -50,6 +53,9 @@ public:
         if (in.fail() || !in.eof())
             throw std::invalid_argument("Random.set_state: the text is not a std::mt19937_64 state as this "
                                         "C++ standard library writes it");
+        if (degenerate(engine))
+            throw std::invalid_argument("Random.set_state: the state is all zeros, from which every draw is 0 "
+                                        "(a shuffle or a normal draw would never end); no seed gives it");
         engine_ = engine;
     }
 
@@ -95,6 +101,20 @@ public:
     }
 
 private:
+    // Whether `engine` is stuck at zero. The Mersenne Twister's recurrence maps its state (n
+    // words, less the low bits of the oldest) one to one onto the next, so n consecutive zero
+    // words arise only from the zero state, and from it every generated word is zero. Up to n
+    // words may be waiting unread (a zero state can still hold a non-zero low part there), so
+    // the test is on the n words drawn after 2n - n: all of them generated from the state.
+    // Seeding never gives the zero state; only a state read from elsewhere can.
+    static bool degenerate(std::mt19937_64 engine) {
+        constexpr std::size_t n = std::mt19937_64::state_size;
+        engine.discard(n);
+        for (std::size_t i = 0; i < n; ++i)
+            if (engine() != 0) return false;
+        return true;
+    }
+
     std::mt19937_64 engine_;
 };
 

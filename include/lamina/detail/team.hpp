@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <lamina/core/error.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/detail/fp_env.hpp>
 
@@ -53,6 +55,10 @@ void await_change(const std::atomic<T>& word, T old) noexcept {
     while (word.load(std::memory_order_acquire) == old) word.wait(old, std::memory_order_acquire);
 }
 
+/// For tests: when set, the team constructor calls it before starting member t's thread; it
+/// may throw std::system_error to stand for a system that refuses the thread. Null otherwise.
+inline std::atomic<void (*)(int)> team_start_hook{nullptr};
+
 /// `size()` threads, the caller being member 0, that run work together in one of two ways.
 ///
 /// - `run(f)` calls `f(member)` on every member and returns when all are done; inside it
@@ -81,15 +87,31 @@ void await_change(const std::atomic<T>& word, T old) noexcept {
 ///   one that wakes after a newer job has begun helps with that one.
 class Team {
 public:
+    /// Starts `size - 1` worker threads (none for a size below 2).
+    /// \throws lamina::error "cannot start thread <t> of a team of <size> threads (<the
+    ///         system's reason>)" when the system refuses a thread (a process or memory limit),
+    ///         after stopping and joining those already started: a team runs with every member
+    ///         it was asked for, or not at all (a smaller one would change what a thread count
+    ///         promises). std::bad_alloc when the team cannot be allocated.
     explicit Team(int size) : size_(size < 1 ? 1 : size) {
         workers_.reserve(std::size_t(size_ - 1));
-        for (int t = 1; t < size_; ++t) workers_.emplace_back([this, t] { work(t); });
+        int t = 1;
+        try {
+            for (; t < size_; ++t) {
+                if (const auto hook = team_start_hook.load(std::memory_order_relaxed)) hook(t);
+                workers_.emplace_back([this, t] { work(t); });
+            }
+        } catch (const std::system_error& e) {
+            stop_workers();
+            throw error("lamina: cannot start thread " + std::to_string(t + 1) + " of a team of " +
+                        std::to_string(size_) + " threads (" + e.code().message() +
+                        "); ask for fewer threads (the threads option)");
+        } catch (...) {
+            stop_workers();
+            throw;
+        }
     }
-    ~Team() {
-        stop_.store(true, std::memory_order_relaxed);
-        publish(next_generation(run_kind));  // its release store makes `stop_` visible to the workers
-        for (auto& w : workers_) w.join();
-    }
+    ~Team() { stop_workers(); }
     Team(const Team&) = delete;
     Team& operator=(const Team&) = delete;
 
@@ -191,6 +213,13 @@ public:
     }
 
 private:
+    // Stops and joins the workers started so far.
+    void stop_workers() noexcept {
+        stop_.store(true, std::memory_order_relaxed);
+        publish(next_generation(run_kind));  // its release store makes `stop_` visible to the workers
+        for (auto& w : workers_) w.join();
+    }
+
     static constexpr std::uint64_t run_kind = 0, phases_kind = 1;  // the lowest bit of generation_
     static constexpr std::uint64_t count_mask = 0xffff'ffffu;      // the low half of claim_
     static constexpr Index max_chunks = 0x7fff'ffff;               // finished_ counts them in an int

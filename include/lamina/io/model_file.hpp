@@ -58,7 +58,8 @@ builds them again, so a new kind of layer needs no change here.
                      Adam:    learning_rate, beta_1, beta_2, epsilon, amsgrad
                      RMSprop: learning_rate, rho, momentum, epsilon, centered
                      Adagrad: learning_rate, initial_accumulator_value, epsilon
-                  i64 iterations: steps taken (SGD's decay and Adam's bias correction use it)
+                  i64 iterations: steps taken (SGD's decay and Adam's bias correction use it),
+                     0 to 2^53
                   u32 K, then K slots in this order, each: str name, u64 n, n x scalar (n = P)
                      SGD:     "momentum" (the velocity), only when momentum > 0
                      Adam:    "momentum" (m), "velocity" (v), and "velocity_hat" when amsgrad
@@ -67,7 +68,7 @@ builds them again, so a new kind of layer needs no change here.
                      Adagrad: "accumulator"
     random      u32 N, then N x u64: the numbers of the model's std::mt19937_64 state as
                 the C++ standard library writes it in text (libstdc++: the 312 state words,
-                then the position; so N = 313)
+                then the position; so N = 313). The zero state (every draw 0) is refused.
 
 Nothing may follow the random state but the checksum. P must be what the layers hold; the
 loader checks it once the layers are built, before it allocates their buffers.
@@ -607,9 +608,9 @@ template <Scalar S>
         }
         const std::size_t it_at = r.pos();
         record.optimizer_state.iterations = r.i64("the optimizer's iterations");
-        if (record.optimizer_state.iterations < 0)
+        if (record.optimizer_state.iterations < 0 || record.optimizer_state.iterations > lamina::detail::max_iterations)
             r.fail("the optimizer's iterations at byte ", it_at, " are ", record.optimizer_state.iterations,
-                   ": expected >= 0");
+                   ": expected 0 to 2^53");
         const std::uint32_t slots = r.count("the slot count", 12);
         for (std::uint32_t i = 0; i < slots; ++i) {
             std::string slot = r.str("a slot name");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// lamina: fit's callbacks, as Keras's: EarlyStopping, ModelCheckpoint, TerminateOnNaN, LambdaCallback.
+// lamina: fit's callbacks, as Keras's: EarlyStopping, ModelCheckpoint, TerminateOnNaN, LambdaCallback,
+// LearningRateScheduler, ReduceLROnPlateau.
 #pragma once
 
 #include <algorithm>
@@ -20,9 +21,11 @@
 #include <utility>
 #include <vector>
 
+#include <lamina/core/config.hpp>  // detail::number_text
 #include <lamina/core/error.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/models/history.hpp>
+#include <lamina/optimizers/optimizer.hpp>
 
 namespace lamina {
 
@@ -52,6 +55,14 @@ class Sequential;
 /// \endcode
 ///
 /// Epochs are 0-based, counted from fit's `initial_epoch`.
+///
+/// What a hook may do with the model (Keras lets a callback read the model and change its
+/// learning rate): read it (`parameters`, `save`, `summary`), change its weights
+/// (`parameters() = ...`, `load_weights`), `evaluate`, `predict`, `loss_and_gradient`,
+/// `train_on_batch`, `initialize`, `compile` (a new optimizer or loss, used from the next
+/// batch on) and `optimizer().set_learning_rate(...)`; fit takes up its own team of threads,
+/// buffers and checks again after every hook. It may not `add` a layer or call `fit` on the
+/// same model (both throw lamina::error), nor move, assign or destroy the model.
 template <Scalar S>
 class Callback {
 public:
@@ -81,6 +92,11 @@ public:
     virtual bool on_divergence(int /*epoch*/, int /*batch*/, std::string_view /*what*/, Sequential<S>& /*model*/) {
         return false;
     }
+
+    /// Whether fit records the optimizer's learning rate of every epoch in
+    /// `History::learning_rate` (as Keras's LearningRateScheduler and ReduceLROnPlateau add
+    /// "learning_rate" to the logs): true for those two, false by default.
+    [[nodiscard]] virtual bool logs_learning_rate() const noexcept { return false; }
 
 protected:
     Callback() = default;
@@ -468,11 +484,13 @@ class ModelCheckpoint : public Callback<S> {
 public:
     /// \param filepath where to save; fields as above.
     /// \throws std::invalid_argument for a malformed or unknown field in `filepath`, a monitor
-    ///         fit does not record or an unknown mode.
+    ///         fit does not record, an unknown mode or a NaN initial_value_threshold.
     explicit ModelCheckpoint(const std::filesystem::path& filepath, ModelCheckpointOptions options = {})
         : options_(std::move(options)), path_(filepath.string(), "ModelCheckpoint"),
           maximize_(detail::monitor_maximizes("ModelCheckpoint", options_.monitor, options_.mode)) {
         detail::check_monitor("ModelCheckpoint", options_.monitor);
+        if (options_.initial_value_threshold && std::isnan(*options_.initial_value_threshold))
+            throw std::invalid_argument("ModelCheckpoint: initial_value_threshold must be a number, found NaN");
         best_ = options_.initial_value_threshold.value_or(maximize_ ? -std::numeric_limits<double>::infinity()
                                                                     : std::numeric_limits<double>::infinity());
     }
@@ -600,6 +618,157 @@ public:
 
 private:
     LambdaCallbackOptions<S> hooks_;
+};
+
+/// Sets the learning rate at the start of every epoch from a schedule, as Keras's
+/// `LearningRateScheduler`: before epoch `epoch` (0-based, as fit numbers them) the
+/// optimizer's learning rate becomes `schedule(epoch, current learning rate)`. The rate of
+/// every epoch is recorded in `History::learning_rate` (Keras's logs["learning_rate"]).
+///
+/// \code
+/// lamina::LearningRateScheduler<float> schedule([](int epoch, double lr) { return epoch < 10 ? lr : lr * 0.9; });
+/// auto history = model.fit(x, y, {.epochs = 30, .callbacks = {schedule}});
+/// // history.learning_rate[e] is the rate epoch e trained with
+/// \endcode
+template <Scalar S>
+class LearningRateScheduler : public Callback<S> {
+public:
+    /// The schedule: the learning rate of epoch `epoch` from the rate of the epoch before.
+    using Schedule = std::function<double(int epoch, double learning_rate)>;
+
+    /// \throws std::invalid_argument for an empty schedule.
+    explicit LearningRateScheduler(Schedule schedule) : schedule_(std::move(schedule)) {
+        if (!schedule_) throw std::invalid_argument("LearningRateScheduler: the schedule is an empty function");
+    }
+
+    /// \throws std::invalid_argument when the schedule gives a rate that is not positive and
+    ///         finite (naming the epoch and the rate); what the schedule throws.
+    void on_epoch_begin(int epoch, Sequential<S>& model) override {
+        Optimizer<S>& optimizer = model.optimizer();
+        const double rate = schedule_(epoch, optimizer.learning_rate());
+        if (!(rate > 0) || !std::isfinite(rate))
+            throw std::invalid_argument("LearningRateScheduler: the schedule gave the learning rate " +
+                                        detail::number_text(rate) + " for epoch " + std::to_string(epoch) +
+                                        "; it must be positive and finite");
+        optimizer.set_learning_rate(rate);
+    }
+
+    [[nodiscard]] bool logs_learning_rate() const noexcept override { return true; }
+
+private:
+    Schedule schedule_;
+};
+
+/// Options of `ReduceLROnPlateau`, Keras's arguments in Keras's order with its defaults (but
+/// `verbose`: lamina prints nothing from callbacks).
+struct ReduceLROnPlateauOptions {
+    /// The figure watched: "val_loss", "loss", "accuracy" or "val_accuracy".
+    std::string monitor = "val_loss";
+    /// new learning rate = learning rate x factor; in (0, 1).
+    double factor = 0.1;
+    /// Epochs without improvement after which the learning rate is reduced.
+    int patience = 10;
+    /// "auto" (accuracy is maximised, a loss minimised), "min" or "max".
+    std::string mode = "auto";
+    /// An improvement is a figure better than the best by more than this.
+    double min_delta = 1e-4;
+    /// Epochs after a reduction during which epochs without improvement are not counted.
+    int cooldown = 0;
+    /// The learning rate is never reduced below this.
+    double min_lr = 0;
+};
+
+/// Reduces the learning rate when a monitored figure has stopped improving, as Keras's
+/// `ReduceLROnPlateau`.
+///
+/// After every epoch: during a cooldown, the cooldown counter goes down by one and the count
+/// of epochs without improvement is reset; a figure better than the best by more than
+/// `min_delta` becomes the best and resets the count; otherwise, outside a cooldown, the count
+/// goes up, and when it reaches `patience` the learning rate becomes
+/// max(rate x factor, min_lr) (if the rate is still above min_lr), a cooldown of `cooldown`
+/// epochs begins and the count starts again. The state starts afresh at every fit. The
+/// learning rate of every epoch (before this callback's change) is recorded in
+/// `History::learning_rate`, as Keras's logs["learning_rate"].
+///
+/// \code
+/// lamina::ReduceLROnPlateau<float> reduce({.monitor = "val_loss", .factor = 0.2, .patience = 5, .min_lr = 1e-4});
+/// model.fit(x, y, {.epochs = 100, .callbacks = {reduce}, .validation_split = 0.1});
+/// \endcode
+template <Scalar S>
+class ReduceLROnPlateau : public Callback<S> {
+public:
+    /// \throws std::invalid_argument for a monitor fit does not record, an unknown mode, a
+    ///         factor outside (0, 1), a negative patience or cooldown, a min_lr that is
+    ///         negative or not finite, or a NaN min_delta.
+    explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {})
+        : options_(std::move(options)),
+          maximize_(detail::monitor_maximizes("ReduceLROnPlateau", options_.monitor, options_.mode)) {
+        detail::check_monitor("ReduceLROnPlateau", options_.monitor);
+        if (!(options_.factor > 0 && options_.factor < 1))
+            throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1), found " +
+                                        detail::number_text(options_.factor));
+        if (options_.patience < 0)
+            throw std::invalid_argument("ReduceLROnPlateau: patience must be >= 0, found " +
+                                        std::to_string(options_.patience));
+        if (options_.cooldown < 0)
+            throw std::invalid_argument("ReduceLROnPlateau: cooldown must be >= 0, found " +
+                                        std::to_string(options_.cooldown));
+        if (!(options_.min_lr >= 0) || !std::isfinite(options_.min_lr))
+            throw std::invalid_argument("ReduceLROnPlateau: min_lr must be >= 0 and finite, found " +
+                                        detail::number_text(options_.min_lr));
+        if (std::isnan(options_.min_delta))
+            throw std::invalid_argument("ReduceLROnPlateau: min_delta must be a number, found NaN");
+        reset();
+    }
+
+    /// The options, as given.
+    [[nodiscard]] const ReduceLROnPlateauOptions& options() const noexcept { return options_; }
+    /// The best monitored value of this fit (+infinity, or -infinity when maximising, before any).
+    [[nodiscard]] double best() const noexcept { return best_; }
+    /// Epochs without improvement counted since the last improvement or reduction (Keras's `wait`).
+    [[nodiscard]] int wait() const noexcept { return wait_; }
+    /// Epochs of cooldown left (Keras's `cooldown_counter`).
+    [[nodiscard]] int cooldown_counter() const noexcept { return cooldown_counter_; }
+
+    void on_train_begin(Sequential<S>& /*model*/) override { reset(); }
+
+    /// \throws std::invalid_argument if the History has no figures under the monitor (for
+    ///         instance val_loss without validation data), naming those it has.
+    void on_epoch_end(int /*epoch*/, const History& history, Sequential<S>& model) override {
+        const double current = detail::monitored_value("ReduceLROnPlateau", "monitor", options_.monitor, history);
+        if (cooldown_counter_ > 0) {
+            --cooldown_counter_;
+            wait_ = 0;
+        }
+        if (maximize_ ? current > best_ + options_.min_delta : current < best_ - options_.min_delta) {
+            best_ = current;
+            wait_ = 0;
+            return;
+        }
+        if (cooldown_counter_ > 0 || ++wait_ < options_.patience) return;
+        Optimizer<S>& optimizer = model.optimizer();
+        const double rate = optimizer.learning_rate();
+        // As Keras, which compares them as float32 (its learning rate is one).
+        if (!(static_cast<float>(rate) > static_cast<float>(options_.min_lr))) return;
+        const double reduced = std::max(rate * options_.factor, options_.min_lr);
+        if (reduced > 0) optimizer.set_learning_rate(reduced);  // 0 only when min_lr is and the product underflows
+        cooldown_counter_ = options_.cooldown;
+        wait_ = 0;
+    }
+
+    [[nodiscard]] bool logs_learning_rate() const noexcept override { return true; }
+
+private:
+    void reset() noexcept {
+        cooldown_counter_ = 0;
+        wait_ = 0;
+        best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    }
+
+    ReduceLROnPlateauOptions options_;
+    bool maximize_;
+    int wait_ = 0, cooldown_counter_ = 0;
+    double best_ = 0;
 };
 
 }  // namespace lamina

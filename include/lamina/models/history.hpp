@@ -26,9 +26,13 @@ struct History {
     /// had found that faster than its team of threads (0 on one thread; not counting the
     /// trials of 8 batches every 512 that find it out; see FitOptions::threads).
     std::vector<double> alone;
+    /// The optimizer's learning rate during each epoch, as Keras's logs["learning_rate"]:
+    /// recorded only when a callback asks for it (`Callback::logs_learning_rate`), as
+    /// LearningRateScheduler and ReduceLROnPlateau do; empty otherwise.
+    std::vector<double> learning_rate;
 
     /// The figures recorded under `name`, as Keras's `history.history[name]`.
-    /// \param name "loss", "accuracy", "val_loss" or "val_accuracy".
+    /// \param name "loss", "accuracy", "val_loss", "val_accuracy" or "learning_rate".
     /// \returns the vector of that name (empty for val_* when fit had no validation data),
     ///          or nullptr for any other name.
     [[nodiscard]] const std::vector<double>* get(std::string_view name) const noexcept {
@@ -36,19 +40,22 @@ struct History {
         if (name == "accuracy") return &accuracy;
         if (name == "val_loss") return &val_loss;
         if (name == "val_accuracy") return &val_accuracy;
+        if (name == "learning_rate") return &learning_rate;
         return nullptr;
     }
 
     /// The names `get` knows whose vectors hold figures, in Keras's order (loss, accuracy,
-    /// val_loss, val_accuracy), as Keras's `history.history.keys()`.
+    /// val_loss, val_accuracy, learning_rate), as Keras's `history.history.keys()`.
     [[nodiscard]] std::vector<std::string_view> keys() const {
         std::vector<std::string_view> names;
         for (const std::string_view name : metric_names())
             if (!get(name)->empty()) names.push_back(name);
+        if (!learning_rate.empty()) names.push_back("learning_rate");
         return names;
     }
 
-    /// Every name `get` knows, whether or not it holds figures.
+    /// The figures of the model's performance that callbacks may monitor, whether or not
+    /// they hold figures (`get` also knows "learning_rate").
     [[nodiscard]] static constexpr std::array<std::string_view, 4> metric_names() noexcept {
         return {"loss", "accuracy", "val_loss", "val_accuracy"};
     }

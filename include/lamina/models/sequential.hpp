@@ -95,7 +95,9 @@ public:
     /// Appends a layer whose input shape is the current output shape, and draws its weights.
     /// Weights of the layers already there are kept; when it throws, the model is as it was.
     /// \throws std::invalid_argument when the first layer lacks its input shape or a later one
-    ///         is an invalid spec; shape_error when a given input shape does not match.
+    ///         is an invalid spec, or the parameters would be more than an index counts;
+    ///         shape_error when a given input shape does not match; std::bad_alloc when the
+    ///         parameters cannot be allocated; error during fit (from a callback).
     void add(const LayerSpec<S>& spec);
 
     /// Re-seeds the model's random stream with `seed` and draws every layer's weights again
@@ -172,6 +174,19 @@ public:
         // fuses softmax (categorical cross-entropy) after a layer that is a row-wise softmax.
         fused_softmax_ = loss.fuses_softmax() && stack_.traits(stack_.size() - 1).row_softmax;
         compiled_ = true;
+        ++compilations_;
+    }
+
+    /// The compiled optimizer, as Keras's `model.optimizer`: its learning rate may be read and
+    /// changed (`set_learning_rate`), also by a callback between epochs.
+    /// \throws error before compile.
+    [[nodiscard]] Optimizer<S>& optimizer() {
+        require_compiled("optimizer");
+        return *optimizer_;
+    }
+    [[nodiscard]] const Optimizer<S>& optimizer() const {
+        require_compiled("optimizer");
+        return *optimizer_;
     }
 
     /// Asks a running `fit` to stop after the current epoch, as Keras's
@@ -197,9 +212,11 @@ public:
     ///         layer and the expected and found shapes); std::invalid_argument for a batch
     ///         size < 1, negative epochs or initial_epoch, no samples, or a validation_split
     ///         outside [0, 1), leaving no training or no validation sample, or given with
-    ///         validation_data; training_error when the loss or a weight becomes NaN or
+    ///         validation_data, validation_data with x but no y (or y but no x), or epochs
+    ///         above 2^31 - 1; training_error when the loss or a weight becomes NaN or
     ///         infinite (with terminate_on_nan, unless a callback such as TerminateOnNaN ends
-    ///         training quietly instead); whatever a callback throws.
+    ///         training quietly instead); error when called from a callback of this model's
+    ///         running fit (see Callback for what a callback may do); whatever a callback throws.
     History fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options = {});
 
     /// `fit` on inputs given as bytes, such as raw pixels 0-255 (`mnist::Images`), as Keras's
@@ -423,6 +440,8 @@ private:
     bool fused_softmax_ = false;
     bool compiled_ = false;
     detail::MovableFlag stop_training_;  // stop_training() was called since fit began
+    bool in_fit_ = false;                // a fit of this model is running (its callbacks may call in)
+    std::uint64_t compilations_ = 0;     // compile calls so far: a running fit sees a callback's
     detail::TrainingStep<S> trainer_;
     mutable detail::Inference<S> inference_;
 };
@@ -445,6 +464,9 @@ Sequential<S>::Sequential(std::initializer_list<LayerSpec<S>> layers) {
 
 template <Scalar S>
 void Sequential<S>::add(const LayerSpec<S>& spec) {
+    if (in_fit_)
+        throw error("Sequential.add: the model is being trained by fit (a callback called add); add layers "
+                    "before or after fit");
     std::vector<std::unique_ptr<Layer<S>>> built;
     built.push_back(build(spec, stack_.output_shape(), size()));
     stack_.append(std::move(built), rng_);
@@ -496,7 +518,7 @@ template <Scalar S>
 S Sequential<S>::loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
     require_compiled("loss_and_gradient");
     detail::check_xy<S, S>("loss_and_gradient", stack_, x, y);
-    detail::Team& team = trainer_.team(1);
+    detail::Team team(1);  // starts no thread, and leaves the team of a running fit (a callback's call) as it is
     trainer_.prepare(stack_, x.rows());
     trainer_.guard().arm(false, 0, *optimizer_);
     trainer_.set_seed(0);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <lamina/core/config.hpp>  // detail::number_text
+#include <lamina/core/error.hpp>
 #include <lamina/core/types.hpp>
 
 namespace lamina {
@@ -77,6 +78,20 @@ public:
     /// A one-line description, e.g. "SGD(learning_rate=0.01)".
     [[nodiscard]] virtual std::string config() const = 0;
 
+    /// The learning rate of the steps to come, as Keras's `optimizer.learning_rate`.
+    /// \throws lamina::error for an optimizer without one (none of lamina's).
+    [[nodiscard]] virtual double learning_rate() const {
+        throw error("Optimizer.learning_rate: " + config() + " has no learning rate");
+    }
+    /// Sets the learning rate from the next step on, as Keras's `optimizer.learning_rate = lr`
+    /// (what LearningRateScheduler and ReduceLROnPlateau do between epochs); the step count
+    /// and the slots stay.
+    /// \throws std::invalid_argument for a rate the optimizer refuses (lamina's: not positive
+    ///         and finite), changing nothing; lamina::error for an optimizer without one.
+    virtual void set_learning_rate(double /*rate*/) {
+        throw error("Optimizer.set_learning_rate: " + config() + " has no learning rate");
+    }
+
     /// The class name and hyperparameters: `optimizer_from_config(get_config())` builds an
     /// optimizer that takes the same steps.
     [[nodiscard]] virtual OptimizerConfig get_config() const = 0;
@@ -84,7 +99,7 @@ public:
     [[nodiscard]] virtual OptimizerState<S> get_state() const = 0;
     /// Replaces the step count and the slots with `state` (after `build`), as they were
     /// when `get_state` copied them out.
-    /// \throws std::invalid_argument if `state` has a negative step count, or slots that
+    /// \throws std::invalid_argument if `state` has a step count outside [0, 2^53], or slots that
     ///         differ in name, number or length from what `build` made; nothing changes then.
     virtual void set_state(const OptimizerState<S>& state) = 0;
 };
@@ -238,8 +253,13 @@ template <class Spec>
     return std::string(Spec::name) + "(" + text + ")";
 }
 
+/// The most steps an optimizer's state may count: 2^53, the last count a double (Adam's bias
+/// correction, SGD's decay) tells from the next. No training reaches it; a loaded state
+/// above it is refused, so the count never overflows.
+inline constexpr std::int64_t max_iterations = std::int64_t(1) << 53;
+
 /// Checks a `set_state` argument against the slots an optimizer built: the step count is
-/// >= 0, and the slots are, in order, `names` with `size` values each.
+/// in [0, max_iterations], and the slots are, in order, `names` with `size` values each.
 /// \throws std::invalid_argument naming the optimizer, the expected and the found slots.
 template <Scalar S>
 void check_state(std::string_view optimizer, const OptimizerState<S>& state, std::span<const std::string_view> names,
@@ -247,6 +267,9 @@ void check_state(std::string_view optimizer, const OptimizerState<S>& state, std
     const std::string where = std::string(optimizer) + ".set_state: ";
     if (state.iterations < 0)
         throw std::invalid_argument(where + "iterations must be >= 0, found " + std::to_string(state.iterations));
+    if (state.iterations > max_iterations)
+        throw std::invalid_argument(where + "iterations must be at most 2^53, found " +
+                                    std::to_string(state.iterations));
     std::string list;
     for (const auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
     if (state.slots.size() != names.size())
@@ -311,6 +334,20 @@ class OptimizerOf : public Optimizer<S> {
 public:
     [[nodiscard]] OptimizerConfig get_config() const final { return config_of(spec_); }
     [[nodiscard]] std::string config() const final { return config_text(spec_); }
+    [[nodiscard]] double learning_rate() const override {
+        if constexpr (requires { spec_.learning_rate; }) return spec_.learning_rate;
+        else return Optimizer<S>::learning_rate();
+    }
+    void set_learning_rate(double rate) override {
+        if constexpr (requires { spec_.learning_rate; }) {
+            Spec changed = spec_;
+            changed.learning_rate = rate;
+            changed.validate();
+            spec_ = changed;
+        } else {
+            Optimizer<S>::set_learning_rate(rate);
+        }
+    }
 
 protected:
     explicit OptimizerOf(const Spec& spec) : spec_(spec) {}

@@ -96,7 +96,10 @@ public:
         slots_.fill(n, S(0));
         iterations_ = 0;
     }
-    void begin_step() override { ++iterations_; }
+    void begin_step() override {
+        ++iterations_;
+        lr_ = S(spec_.learning_rate);  // set_learning_rate may have changed it
+    }
     void update(S* w_ptr, const S* g_ptr, Index offset, Index size) override {
         // All arrays are the parameters' [offset, offset + size); element-wise throughout.
         auto w = VectorMap<S>(w_ptr + offset, size).array();

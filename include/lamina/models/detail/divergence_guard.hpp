@@ -48,6 +48,7 @@ public:
     void checkpoint(const Vector<S>& params, Optimizer<S>& optimizer) {
         backup_ = params;
         const auto slots = optimizer.slots();
+        slots_backup_.resize(slots.size());  // as `arm` sized them, unless the optimizer changed since
         for (std::size_t i = 0; i < slots.size(); ++i) slots_backup_[i] = *slots[i];
     }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <sstream>
@@ -39,34 +40,80 @@ template <Scalar S, class T>
 class FitLoop {
 public:
     /// See `Sequential::fit`.
-    static History run(Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
+    static History run(Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& given) {
+        if (model.in_fit_)
+            throw error("Sequential.fit: this model's fit is already running (a callback called fit); a fit "
+                        "cannot run inside another. From a callback, train_on_batch trains one batch, and "
+                        "evaluate, predict, loss_and_gradient, compile and set_learning_rate work.");
         model.require_compiled("fit");
+        // A copy: a callback that changes the options it was given (its vector of callbacks)
+        // changes nothing of this fit.
+        const FitOptions<S> options = given;
         const Index n = check_options(model, x, y, options);
+        const bool checked_distributions = model.targets_are_distributions();
         History history;
         model.stop_training_.clear();
+        const InFit in_fit(model);
         for (const auto& c : options.callbacks) c->on_train_begin(model);
         if (options.initial_epoch >= options.epochs) {
             for (const auto& c : options.callbacks) c->on_train_end(history, model);
             return history;
         }
         FlushSubnormals flush;
-        FitLoop(model, x, y, options, n).train(history);
+        FitLoop(model, x, y, options, n, checked_distributions).train(history);
         for (const auto& c : options.callbacks) c->on_train_end(history, model);
         return history;
     }
 
 private:
-    FitLoop(Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& options, Index n)
+    // Marks the model as in fit for the scope (add and a nested fit refuse to run), whichever
+    // way the scope is left.
+    class InFit {
+    public:
+        explicit InFit(Sequential<S>& model) noexcept : model_(model) { model_.in_fit_ = true; }
+        ~InFit() { model_.in_fit_ = false; }
+        InFit(const InFit&) = delete;
+        InFit& operator=(const InFit&) = delete;
+
+    private:
+        Sequential<S>& model_;
+    };
+
+    FitLoop(Sequential<S>& model, ConstInputRef<T> x, ConstMatrixRef<S> y, const FitOptions<S>& options, Index n,
+            bool checked_distributions)
         : model_(model), x_(x), y_(y), options_(options), n_(n), batch_(std::min(options.batch_size, n)),
-          steps_((n + batch_ - 1) / batch_), trainer_(model.trainer_),
-          team_(trainer_.team(thread_count(options.threads, batch_))),
+          steps_((n + batch_ - 1) / batch_), trainer_(model.trainer_), threads_(thread_count(options.threads, batch_)),
+          team_(&trainer_.team(threads_)),
           // Each batch on the team or on this thread alone, whichever is faster at the time:
           // the weights are the same either way where every row of every product is computed
           // the same way whatever block of rows it is in (lamina's float kernels).
-          choice_(team_.size() > 1 && gemm_rows_independent<S>()), own_rng_(options.seed.value_or(0)),
-          shuffle_rng_(options.seed ? own_rng_ : model.rng_), random_(model.stack_.random_in_training()) {
-        trainer_.prepare(model.stack_, batch_);
-        trainer_.guard().arm(options.terminate_on_nan, model.stack_.params().size(), *model.optimizer_);
+          choice_(team_->size() > 1 && gemm_rows_independent<S>()), own_rng_(options.seed.value_or(0)),
+          shuffle_rng_(options.seed ? own_rng_ : model.rng_), random_(model.stack_.random_in_training()),
+          checked_distributions_(checked_distributions),
+          records_learning_rate_(std::any_of(options.callbacks.begin(), options.callbacks.end(),
+                                             [](const auto& c) { return c->logs_learning_rate(); })) {
+        resume();  // also after on_train_begin's callbacks
+    }
+
+    // Takes up training again after callbacks, which may have used the model: compiled it
+    // anew (another optimizer and loss), trained a batch (train_on_batch: another team, the
+    // guard disarmed, another seed), computed a gradient or evaluated it. The team, the
+    // buffers, the guard and the seed are made this fit's again, and the targets are checked
+    // against a new loss. Costs nothing when nothing changed; allocates only what changed.
+    void resume() {
+        team_ = &trainer_.team(threads_);
+        trainer_.prepare(model_.stack_, batch_);
+        trainer_.guard().arm(options_.terminate_on_nan, model_.stack_.params().size(), *model_.optimizer_);
+        if (random_) trainer_.set_seed(epoch_seed_);
+        if (model_.compilations_ != compilations_ && model_.targets_are_distributions() && !checked_distributions_) {
+            const char* fn = "fit (after a callback's compile)";
+            check_values<S, T>(fn, true, x_, y_);
+            const auto& val = options_.validation_data;
+            if (val.x) check_values<S, S>(fn, true, *val.x, *val.y);
+            if (val.bytes) check_values<S, std::uint8_t>(fn, true, *val.bytes, *val.y);
+            checked_distributions_ = true;
+        }
+        compilations_ = model_.compilations_;
     }
 
     // Every epoch from initial_epoch, until the last, a callback's stop or a divergence.
@@ -85,12 +132,14 @@ private:
         for (Index epoch = options_.initial_epoch; epoch < options_.epochs; ++epoch) {
             const auto epoch_start = std::chrono::steady_clock::now();
             for (const auto& c : options_.callbacks) c->on_epoch_begin(int(epoch), model_);
+            if (!options_.callbacks.empty()) resume();
             progress.epoch_begin(epoch);
             const auto logs = train_epoch(epoch, progress);
             if (!logs) break;  // diverged: the History keeps the completed epochs
             history.epoch.push_back(int(epoch));
             history.loss.push_back(logs->loss);
             history.accuracy.push_back(logs->accuracy);
+            if (records_learning_rate_) history.learning_rate.push_back(model_.optimizer_->learning_rate());
             if (logs->val_loss) {
                 history.val_loss.push_back(*logs->val_loss);
                 history.val_accuracy.push_back(*logs->val_accuracy);
@@ -103,6 +152,7 @@ private:
             progress.epoch_end(*logs, elapsed * double(epoch + 1) / double(epoch + 1 - options_.initial_epoch));
             for (const auto& c : options_.callbacks) c->on_epoch_end(int(epoch), history, model_);
             if (model_.stop_training_.get()) break;
+            if (!options_.callbacks.empty()) resume();
         }
     }
 
@@ -110,7 +160,7 @@ private:
     // callback (TerminateOnNaN) ended training there.
     std::optional<EpochLogs> train_epoch(Index epoch, Progress& progress) {
         if (options_.shuffle) shuffle_rng_.permutation(order_, n_);
-        if (random_) trainer_.set_seed(shuffle_rng_.bits());  // this epoch's dropout masks
+        if (random_) trainer_.set_seed(epoch_seed_ = shuffle_rng_.bits());  // this epoch's dropout masks
         auto& guard = trainer_.guard();
         if (guard.armed()) guard.checkpoint(model_.stack_.params(), *model_.optimizer_);
         double loss_sum = 0;
@@ -151,7 +201,7 @@ private:
     std::pair<double, Index> run_batch(Index step) {
         const Index start = step * batch_;
         const StepModel<S> m{model_.stack_, *model_.loss_, model_.fused_softmax_, *model_.optimizer_};
-        return trainer_.template run<T>(m, team_, x_.topRows(n_), y_.topRows(n_),
+        return trainer_.template run<T>(m, *team_, x_.topRows(n_), y_.topRows(n_),
                                         order_.empty() ? nullptr : order_.data() + start, start,
                                         std::min(batch_, n_ - start), true, choice_.alone());
     }
@@ -163,6 +213,7 @@ private:
         bool stop = false;
         for (const auto& c : options_.callbacks)
             stop = c->on_divergence(int(epoch), int(step), what.c_str(), model_) || stop;
+        resume();  // the epoch may go on
         return stop;
     }
 
@@ -171,7 +222,7 @@ private:
         const auto& val = options_.validation_data;
         const Index batch_size = PredictOptions{}.batch_size;
         const auto evaluate = [&]<class U>(ConstInputRef<U> vx, ConstMatrixRef<S> vy) {
-            return Inference<S>::template evaluate<U>(model_.stack_, *model_.loss_, model_.fused_softmax_, team_, vx,
+            return Inference<S>::template evaluate<U>(model_.stack_, *model_.loss_, model_.fused_softmax_, *team_, vx,
                                                       vy, batch_size);
         };
         if (val.x) return evaluate.template operator()<S>(*val.x, *val.y);
@@ -194,8 +245,18 @@ private:
         if (options.initial_epoch < 0)
             throw std::invalid_argument("Sequential.fit: initial_epoch must be >= 0, found " +
                                         std::to_string(options.initial_epoch));
+        if (options.epochs > std::numeric_limits<int>::max())
+            throw std::invalid_argument("Sequential.fit: epochs must be at most 2147483647 (callbacks and History "
+                                        "number epochs as int), found " +
+                                        std::to_string(options.epochs));
         check_values<S, T>("fit", distributions, x, y);
         const auto& val = options.validation_data;
+        if (val.x && val.bytes)
+            throw std::invalid_argument("Sequential.fit: validation_data has both x (as S) and bytes; give one");
+        if ((val.x || val.bytes) && !val.y)
+            throw std::invalid_argument("Sequential.fit: validation_data has x but no y (null)");
+        if (!(val.x || val.bytes) && val.y)
+            throw std::invalid_argument("Sequential.fit: validation_data has y but no x (null)");
         if (val.x) {
             check_xy<S, S>("fit (validation_data)", model.stack_, *val.x, *val.y);
             check_values<S, S>("fit (validation_data)", distributions, *val.x, *val.y);
@@ -227,16 +288,21 @@ private:
     Sequential<S>& model_;
     ConstInputRef<T> x_;
     ConstMatrixRef<S> y_;
-    const FitOptions<S>& options_;
+    const FitOptions<S>& options_;   // run's copy
     const Index n_, batch_, steps_;  // training samples (before a validation split), batch size, batches
     TrainingStep<S>& trainer_;
-    Team& team_;
+    const int threads_;  // the team's size
+    Team* team_;         // the trainer's team of threads_ (a callback's train_on_batch may replace it)
     TeamChoice choice_;
-    Random own_rng_;            // the shuffling's own stream, with a fit seed
-    Random& shuffle_rng_;       // own_rng_, or the model's
-    const bool random_;         // a layer draws at random in training
-    std::vector<Index> order_;  // this epoch's order of the samples (empty: in order)
-    double alone_share_ = 0;    // the share of the last epoch's batches that ran on one thread
+    Random own_rng_;                    // the shuffling's own stream, with a fit seed
+    Random& shuffle_rng_;               // own_rng_, or the model's
+    const bool random_;                 // a layer draws at random in training
+    std::vector<Index> order_;          // this epoch's order of the samples (empty: in order)
+    double alone_share_ = 0;            // the share of the last epoch's batches that ran on one thread
+    std::uint64_t epoch_seed_ = 0;      // the seed of the running epoch's random draws (Dropout)
+    std::uint64_t compilations_ = 0;    // the model's compile count when resume last looked
+    bool checked_distributions_;        // the targets were checked as one-hot rows
+    const bool records_learning_rate_;  // a callback wants History::learning_rate
 };
 
 }  // namespace lamina::detail

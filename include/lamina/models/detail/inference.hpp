@@ -51,6 +51,7 @@ public:
     /// The outputs for x into `out`, in blocks of `batch_size` rows, on `threads` threads.
     template <class T>
     void predict(const LayerStack<S>& stack, ConstInputRef<T> x, MatrixRef<S> out, Index batch_size, int threads) {
+        batch_size = std::min(batch_size, x.rows());  // so that `start += batch_size` stays below 2 x.rows()
         const auto work = [&](int t, int parts) {
             const auto span = split(x.rows(), t, parts);
             Workspace<S>& ws = thread_workspace();
@@ -74,6 +75,7 @@ public:
     static Score evaluate(const LayerStack<S>& stack, const Loss& loss, bool fused_softmax, Team& team,
                           ConstInputRef<T> x, ConstMatrixRef<S> y, Index batch_size) {
         const Index head = fused_softmax ? stack.size() - 1 : stack.size();
+        batch_size = std::min(batch_size, x.rows());  // so that `start += batch_size` stays below 2 x.rows()
         std::vector<S> row_losses(std::size_t(x.rows()));
         std::vector<Index> hits(std::size_t(team.size()), 0);
         team.run([&](int t) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,14 @@
 #include <lamina/models/detail/layer_stack.hpp>
 
 namespace lamina::detail {
+
+/// `v` as the shortest text that reads back as it in its own type ("-0.5", "0.1", "nan").
+template <Scalar S>
+std::string scalar_text(S v) {
+    char buffer[48];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
+    return std::string(buffer, result.ptr);
+}
 
 /// "rows x cols", for messages.
 template <class M>
@@ -74,10 +83,18 @@ void check_values(const char* fn, bool distributions, ConstInputRef<T> x, ConstM
     check_finite<S>(fn, "y", y);
     if (!distributions) return;
     for (Index i = 0; i < y.rows(); ++i) {
-        const S sum = y.row(i).sum();
-        if ((y.row(i).array() < S(0)).any() || std::abs(sum - S(1)) > S(1e-3))
+        const auto row = y.row(i);
+        Index negative = -1;
+        if ((row.array() < S(0)).any()) row.minCoeff(&negative);
+        if (negative >= 0)
+            throw std::invalid_argument(std::string("Sequential.") + fn + ": y row " + std::to_string(i) + " has " +
+                                        scalar_text(row(negative)) + " at column " + std::to_string(negative) +
+                                        "; categorical_crossentropy needs one-hot targets (values in [0, 1] summing "
+                                        "to 1), e.g. from to_categorical");
+        const S sum = row.sum();
+        if (std::abs(sum - S(1)) > S(1e-3))
             throw std::invalid_argument(std::string("Sequential.") + fn + ": y row " + std::to_string(i) +
-                                        " is not one-hot (its values sum to " + std::to_string(double(sum)) +
+                                        " is not one-hot (its values sum to " + scalar_text(sum) +
                                         "); categorical_crossentropy needs one-hot targets, e.g. from to_categorical");
     }
 }

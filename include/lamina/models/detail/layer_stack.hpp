@@ -53,7 +53,9 @@ public:
     /// Appends `added`, in order, naming each as Keras does ("dense", "dense_1", ...), lays
     /// out the parameters once for all of them (keeping the values already there) and draws
     /// the new layers' weights from `rng`. Nothing changes when it throws (a parameter count
-    /// past an index, or no memory).
+    /// past an index, or no memory). Layers without parameters (Activation, Flatten) leave the
+    /// buffers where they are, so that only the new layers are bound and a model built by
+    /// adding L of them one at a time costs time linear in L.
     void append(std::vector<std::unique_ptr<Layer<S>>> added, Random& rng) {
         Index total = params_.size();
         for (const auto& l : added) {
@@ -62,12 +64,20 @@ public:
                                             ": the model's parameters would be more than an index can count");
             total += l->parameter_count();
         }
-        Vector<S> params = Vector<S>::Zero(total), grads = Vector<S>::Zero(total);  // may throw: nothing changed yet
-        params.head(params_.size()) = params_;
-        const std::size_t first = layers_.size();
-        layers_.reserve(first + added.size());
-        traits_.reserve(first + added.size());
-        offsets_.reserve(first + added.size());
+        const bool grows = total != params_.size();
+        Vector<S> params, grads;
+        if (grows) {  // may throw: nothing changed yet
+            params = Vector<S>::Zero(total);
+            grads = Vector<S>::Zero(total);
+            params.head(params_.size()) = params_;
+        }
+        const std::size_t first = layers_.size(), needed = first + added.size();
+        if (needed > layers_.capacity()) {  // geometric growth: appends one at a time stay linear
+            const std::size_t capacity = std::max(needed, 2 * layers_.capacity());
+            layers_.reserve(capacity);
+            traits_.reserve(capacity);
+            offsets_.reserve(capacity);
+        }
         for (auto& l : added) {
             l->set_position(Index(layers_.size()), keras_name(l->kind()));
             traits_.push_back(l->traits());
@@ -75,12 +85,21 @@ public:
             random_in_training_ = random_in_training_ || traits_.back().random_in_training;
             layers_.push_back(std::move(l));
         }
-        params_ = std::move(params);
-        grads_ = std::move(grads);
-        for (std::size_t i = 0; i < layers_.size(); ++i)
+        if (grows) {
+            params_ = std::move(params);
+            grads_ = std::move(grads);
+        }
+        for (std::size_t i = grows ? 0 : first; i < layers_.size(); ++i) {
             layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
+            ++binds_;
+        }
         for (std::size_t i = first; i < layers_.size(); ++i) layers_[i]->initialize(rng);
     }
+
+    /// How many times a layer was bound to the buffers since the stack was made (each append
+    /// binds the new layers, and every layer when the buffers move): for tests of the cost
+    /// of building a model.
+    [[nodiscard]] Index binds() const noexcept { return binds_; }
 
     /// Draws every layer's weights again from `rng`.
     void initialize(Random& rng) {
@@ -109,6 +128,7 @@ private:
     std::map<std::string, Index> kinds_;  // layers of each kind so far, for the names
     Vector<S> params_, grads_;
     bool random_in_training_ = false;
+    Index binds_ = 0;
 };
 
 }  // namespace lamina::detail

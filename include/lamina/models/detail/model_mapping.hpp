@@ -95,7 +95,10 @@ public:
         model.stack_.params() = record.weights;  // the same size: the layers' views stay valid
         try {
             model.rng_.set_state(record.random_state);
-        } catch (const std::invalid_argument&) {
+        } catch (const std::invalid_argument& e) {
+            if (std::string_view(e.what()).find("all zeros") != std::string_view::npos)
+                fail("the random state is all zeros, which no seed gives and from which every draw is 0 (fit "
+                     "would never end a shuffle)");
             fail("the random state is not one this C++ standard library wrote (was the file written by a program "
                  "built with another one, e.g. libc++ rather than libstdc++?)");
         }
