@@ -6,21 +6,14 @@
 # Usage: benchmarks/compare_pytorch.sh [threads ...]   (default: 1 2)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python=/usr/bin/python3  # Debian's python, where python3-torch lives
-if ! "$python" -c "import torch" 2>/dev/null; then
-  echo "PyTorch is not installed: apt-get install python3-torch libopenblas0-openmp" >&2
-  exit 1
-fi
+. "$root/benchmarks/pytorch_env.sh"
 "$root/data/fetch_mnist.sh" >/dev/null
 data="${LAMINA_MNIST_DIR:-$root/data/mnist}"
 build="${LAMINA_BUILD_DIR:-$root/build}"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target train_benchmark --parallel "$(nproc)" >/dev/null
 
-# OpenBLAS's best kernels for this CPU.
-if grep -qw avx512f /proc/cpuinfo; then coretype=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then coretype=Haswell; else coretype=""; fi
-blas="$("$python" -c 'import torch; print(torch.__config__.show())' | grep -o 'BLAS_INFO=[a-z]*' || true)"
-echo "PyTorch $("$python" -c 'import torch; print(torch.__version__)'), ${blas:-BLAS unknown}, OPENBLAS_CORETYPE=${coretype:-default}"
+echo "$torch_description"
 echo
 echo "inputs: bytes = pixels 0-255 as uint8, converted batch by batch; raw = 0-255 as float32; scaled = 0-1 as float32"
 echo

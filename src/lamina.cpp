@@ -34,6 +34,14 @@ template std::unique_ptr<Layer<float>> Flatten::build<float>(const Shape&) const
 template std::unique_ptr<Layer<double>> Flatten::build<double>(const Shape&) const;
 template std::unique_ptr<Layer<float>> Reshape::build<float>(const Shape&) const;
 template std::unique_ptr<Layer<double>> Reshape::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> Conv2D::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> Conv2D::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> MaxPooling2D::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> MaxPooling2D::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> AveragePooling2D::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> AveragePooling2D::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> GlobalAveragePooling2D::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> GlobalAveragePooling2D::build<double>(const Shape&) const;
 template class LayerRegistry<float>;
 template class LayerRegistry<double>;
 template std::unique_ptr<Layer<float>> LayerFromConfig::build<float>(const Shape&) const;

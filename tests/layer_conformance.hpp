@@ -145,7 +145,9 @@ inline void check_shapes(Bound<double>& b, const Shape& input_shape, const Pass&
     more.push_back(MD::Zero(1, 1));
     CHECK_THROWS_AS(b.layer->set_weights(more), shape_error);
 
-    // forward writes every element of its rows x output_dim() output and nothing else.
+    // forward writes every element of its rows x output_dim() output and nothing else (a
+    // training forward after begin_batch, where the traits ask for it).
+    if (layer.traits().prepares_batch) b.layer->begin_batch(rows);
     const MD x = MD::Random(rows, layer.input_dim());
     MD out = MD::Constant(rows + 2, layer.output_dim() + 2, 7777.0);
     out.block(1, 1, rows, layer.output_dim()).setConstant(nan);
@@ -164,9 +166,9 @@ inline void check_gradients(Bound<double>& b, const Pass& train, Index rows, std
     Random rng(seed);
     layer.initialize(rng);
     // begin_batch with the first weights, then with others: backward must follow the second.
-    if (traits.prepares_batch) layer.begin_batch();
+    if (traits.prepares_batch) layer.begin_batch(rows);
     b.params += 0.25 * VD::Random(b.params.size());  // a non-zero bias, weights off their draw
-    if (traits.prepares_batch) layer.begin_batch();
+    if (traits.prepares_batch) layer.begin_batch(rows);
 
     MD x = MD::Random(rows, layer.input_dim());
     const MD r = MD::Random(rows, layer.output_dim());  // dL/dy
@@ -185,6 +187,10 @@ inline void check_gradients(Bound<double>& b, const Pass& train, Index rows, std
         CHECK(max_gradient_error(x.data(), x.size(), dx.data(), loss) < tol);
     }
 
+    // gradient follows the training forward and backward of its batch (the differences above
+    // ran forward on other inputs), whose kept values it may read (backward_as_first).
+    layer.forward(x, y, train);
+    layer.backward(x, y, r, dx, train);
     const Index count = layer.parameter_count();
     b.grads.setConstant(nan);
     const ParameterRange whole = layer.gradient(x, r, 0, 1);
@@ -239,7 +245,7 @@ inline void check_rows(Bound<double>& b, const Pass& train, Index rows) {
     const MD big_x = MD::Random(rows + 2, in + 3);
     const auto x = big_x.block(1, 2, rows, in);
     const MD r = MD::Random(rows, out);
-    if (layer.traits().prepares_batch) layer.begin_batch();
+    if (layer.traits().prepares_batch) layer.begin_batch(rows);
     for (const bool training : {false, true}) {
         INFO((training ? "training" : "inference") << " pass");
         Pass whole = train, first = train, second = train;
@@ -292,6 +298,7 @@ inline void check_config(const Bound<double>& b, const Shape& input_shape, const
     copy.params = b.params;
     CHECK(copy.layer->regularization_loss() == layer.regularization_loss());
     const MD x = MD::Random(rows, layer.input_dim());
+    if (copy.layer->traits().prepares_batch) copy.layer->begin_batch(rows);
     CHECK(same(copy.forward(x, train), b.forward(x, train)));
     // The float registry reads the same config.
     const auto as_float = LayerRegistry<float>::instance().create(layer.kind(), config, input_shape);

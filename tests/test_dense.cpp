@@ -89,12 +89,12 @@ TEST_CASE("Dense's float input gradient is dy W^T, in training from the W^T of p
         layer->backward(x, MF(), dy, dx);
         INFO(units << " units");
         CHECK((dx.cast<double>() - expected).cwiseAbs().maxCoeff() < 1e-5);
-        layer->begin_batch();
+        layer->begin_batch(13);
         layer->backward(x, MF(), dy, dx_training, {});
         CHECK(dx_training == dx);
         // New weights reach the training gradient at the next prepare_backward.
         params *= 2.0f;
-        layer->begin_batch();
+        layer->begin_batch(13);
         layer->backward(x, MF(), dy, dx_training, {});
         CHECK(dx_training == 2.0f * dx);
     }

@@ -46,6 +46,31 @@ TEST_CASE("Reshape keeps the layer contract, with a given and an inferred dimens
     check_layer_conformance(lamina::Reshape({2, -1}), {12});
 }
 
+TEST_CASE("Dense with an activation keeps the layer contract, first and after another layer", "[conformance][dense]") {
+    check_layer_conformance(lamina::Dense(3, {.input_dim = 4, .activation = "tanh"}), {4});
+    check_layer_conformance(lamina::Dense(3, {.activation = "relu"}), {5});
+}
+
+TEST_CASE("Conv2D keeps the layer contract: first, strided, padded, rectangular, without bias",
+          "[conformance][conv2d]") {
+    check_layer_conformance(lamina::Conv2D(2, {2, 3}, {.input_shape = {4, 5, 3}}), {4, 5, 3});
+    check_layer_conformance(lamina::Conv2D(3, 3, {.strides = {2, 1}, .padding = "same", .activation = "relu"}),
+                            {5, 4, 2});
+    check_layer_conformance(
+        lamina::Conv2D(2, 2,
+                       {.activation = "tanh", .use_bias = false, .kernel_regularizer = lamina::regularizers::l2(0.05)}),
+        {3, 3, 2});
+}
+
+TEST_CASE("The pooling layers keep the layer contract", "[conformance][pooling]") {
+    check_layer_conformance(lamina::MaxPooling2D(2, {.input_shape = {4, 5, 3}}), {4, 5, 3});
+    check_layer_conformance(lamina::MaxPooling2D({3, 2}, {.strides = {1, 2}, .padding = "same"}), {5, 4, 2});
+    check_layer_conformance(lamina::AveragePooling2D(2), {4, 5, 3});
+    check_layer_conformance(lamina::AveragePooling2D({2, 3}, {.strides = 2, .padding = "same"}), {5, 4, 2});
+    check_layer_conformance(lamina::GlobalAveragePooling2D(), {3, 4, 2});
+    check_layer_conformance(lamina::GlobalAveragePooling2D({.keepdims = true}), {2, 3, 2});
+}
+
 TEST_CASE("A layer given by kind and config keeps the layer contract", "[conformance]") {
     check_layer_conformance(lamina::LayerFromConfig{"Dropout", {{"rate", 0.25}}}, {4});
     check_layer_conformance(lamina::LayerFromConfig{"Dense", {{"units", Index(3)}}, {4}}, {4});

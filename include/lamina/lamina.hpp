@@ -10,10 +10,12 @@
 #include <lamina/io/model_file.hpp>
 #include <lamina/io/npz.hpp>
 #include <lamina/layers/activation.hpp>
+#include <lamina/layers/conv2d.hpp>
 #include <lamina/layers/dense.hpp>
 #include <lamina/layers/dropout.hpp>
 #include <lamina/layers/initializers.hpp>
 #include <lamina/layers/layer.hpp>
+#include <lamina/layers/pooling.hpp>
 #include <lamina/layers/regularizers.hpp>
 #include <lamina/losses/categorical_crossentropy.hpp>
 #include <lamina/losses/loss.hpp>

@@ -68,6 +68,19 @@ int main() {
     check(loaded.predict(bytes) == model.predict(bytes), "save, load_model, save_weights, load_weights");
     std::filesystem::remove_all(folder, ignored);
 
+    // A small convolutional model: the Conv2D and pooling specs and layers come from the library too.
+    lamina::Sequential<float> cnn{lamina::Reshape({2, 1, 1}, {.input_shape = {2}}),
+                                  lamina::Conv2D(4, 1, {.activation = "relu"}),
+                                  lamina::MaxPooling2D({1, 1}),
+                                  lamina::AveragePooling2D({1, 1}),
+                                  lamina::GlobalAveragePooling2D(),
+                                  lamina::Dense(2),
+                                  lamina::Activation("softmax")};
+    cnn.initialize(1);
+    cnn.compile(lamina::loss::categorical_crossentropy, lamina::Adam{});
+    const auto cnn_history = cnn.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .seed = 1});
+    check(cnn_history.loss.back() < cnn_history.loss.front(), "a Conv2D and pooling model trains");
+
     check(double_model_trains(), "a double model of every layer kind, with every optimizer");
     return failures == 0 ? 0 : 1;
 }

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -43,6 +46,31 @@ void for_each_packet(Index n, S* out, F&& f, const S* a, const S* b) {
 
 /// The sum of a row's values from first to last. Eigen's vectorised reductions start where
 /// the memory is aligned, so their rounding depends on the row's address; this does not.
+/// The unsigned integer of a scalar's width, for selecting values by bit masks.
+template <Scalar S>
+using ScalarBits = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+
+/// All bits set where `condition`, none otherwise: a select that compilers vectorize at any
+/// instruction set (a `c ? a : 0` on floats stays scalar where there is no blend, as on SSE2).
+template <Scalar S>
+[[nodiscard]] inline ScalarBits<S> bit_mask(bool condition) noexcept {
+    return ScalarBits<S>(0) - ScalarBits<S>(condition);
+}
+
+/// `value` where `mask` is all ones, +0 where it is zero; bit for bit (an infinite or NaN value
+/// is kept as it is, where a product by 0 or 1 would not).
+template <Scalar S>
+[[nodiscard]] inline S masked(S value, ScalarBits<S> mask) noexcept {
+    return std::bit_cast<S>(std::bit_cast<ScalarBits<S>>(value) & mask);
+}
+
+/// out[i] = a[i] where keep[i] > 0, else 0, for i < n: ReLU's backward pass written in terms of
+/// its output (out may be a).
+template <Scalar S>
+void where_positive(const S* keep, const S* a, S* out, Index n) noexcept {
+    for (Index i = 0; i < n; ++i) out[i] = masked(a[i], bit_mask<S>(keep[i] > S(0)));
+}
+
 template <class Row>
 [[nodiscard]] typename Row::Scalar sum_in_order(const Row& row) noexcept {
     typename Row::Scalar sum = 0;

@@ -207,9 +207,15 @@ public:
             y, [](const auto& in, const auto&) { return F::f(in); }, x, x);
     }
 
-    // dx = dy * f'(y), element-wise.
+    // dx = dy * f'(y), element-wise; for ReLU, dy where y > 0 (a select, which Eigen's
+    // comparison and cast would compute one value at a time).
     void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                   const Pass& /*pass*/ = {}) const override {
+        if constexpr (std::is_same_v<F, Relu>) {
+            for (Index i = 0; i < dy.rows(); ++i)
+                where_positive<S>(y.row(i).data(), dy.row(i).data(), dx.row(i).data(), dy.cols());
+            return;
+        }
         detail::elementwise<S>(
             dx, [](const auto& d, const auto& out) { return d * F::df(out); }, dy, y);
     }

@@ -15,6 +15,7 @@
 #include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/detail/gemm.hpp>
+#include <lamina/layers/fused_activation.hpp>
 #include <lamina/layers/initializers.hpp>
 #include <lamina/layers/layer.hpp>
 #include <lamina/layers/regularizers.hpp>
@@ -27,6 +28,9 @@ struct DenseOptions {
     /// `input_shape = {input_dim}`; inferred otherwise (when given for a later layer it must
     /// match the previous layer's output).
     Index input_dim = 0;
+    /// An element-wise activation applied to the output ("relu", "sigmoid", "tanh"), as
+    /// Keras's `Dense(64, activation="relu")`; "linear" (Keras's None) applies nothing.
+    std::string activation = "linear";
     /// How the kernel is drawn (Keras default: glorot_uniform).
     Initializer kernel_initializer = Initializer::glorot_uniform;
     /// How the bias is drawn (Keras default: zeros).
@@ -48,7 +52,8 @@ public:
     static constexpr const char* kind_name = "Dense";
 
     /// \throws std::invalid_argument when the parameter count would overflow.
-    DenseLayer(Index input_dim, Index units, const DenseOptions& options) : options_(options) {
+    DenseLayer(Index input_dim, Index units, const DenseOptions& options)
+        : options_(options), activation_(options.activation, {units}, "Dense(" + std::to_string(units) + ")") {
         this->set_shapes({input_dim}, {units});
         this->add_weight("kernel", {input_dim, units});
         this->add_weight("bias", {units});
@@ -62,17 +67,22 @@ public:
     [[nodiscard]] std::string kind() const override { return kind_name; }
     [[nodiscard]] Config get_config() const override {
         const auto& r = options_.kernel_regularizer;
-        return {{"units", this->output_dim()},
-                {"kernel_initializer", std::string(options_.kernel_initializer.name())},
-                {"bias_initializer", std::string(options_.bias_initializer.name())},
-                {"kernel_regularizer", std::vector<double>{r.l1, r.l2}}};
+        Config config{{"units", this->output_dim()},
+                      {"kernel_initializer", std::string(options_.kernel_initializer.name())},
+                      {"bias_initializer", std::string(options_.bias_initializer.name())},
+                      {"kernel_regularizer", std::vector<double>{r.l1, r.l2}}};
+        // Written only when there is one, so that files without it read as before.
+        if (activation_.active()) config.set("activation", activation_.name());
+        return config;
     }
     // The first layer's product reads the gathered input's non-zeros (lamina's float
     // kernels); the input gradient reads W^T, made once per batch; the weight gradient can
-    // be cut into slices of kernel rows.
+    // be cut into slices of kernel rows; with an activation, the gradient reads the delta
+    // before it, which backward keeps.
     [[nodiscard]] LayerTraits traits() const override {
         return {.reads_input_nonzeros = detail::gemm_rows_independent<S>(),
                 .prepares_batch = true,
+                .backward_as_first = activation_.active(),
                 .gradient_slices = this->input_dim()};
     }
 
@@ -88,6 +98,7 @@ public:
         detail::gemm<S>(x.rows(), this->output_dim(), this->input_dim(), {x.data(), x.outerStride(), 1},
                         kernel().data(), this->output_dim(), y.data(), y.outerStride(), bias().data(), pass.nonzeros,
                         pass.nonzero_words);
+        activation_.forward(y);
     }
 
     // dx = dy W^T: (rows x units)(units x in), through the same product as the forward pass,
@@ -95,24 +106,36 @@ public:
     // made here. Each row of dx is then computed the same way whatever block of rows it is
     // part of (Eigen's product rounds a row differently in blocks of 100 rows than of 50),
     // so training gives the same weights on any number of threads.
-    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*y*/, ConstMatrixRef<S> dy, MatrixRef<S> dx,
+    // With an activation, dy becomes dz = dy * f'(y) first, kept in training for `gradient`.
+    void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                   const Pass& pass = {}) const override {
-        if (pass.training) {
-            input_gradient(dy, dx, kernel_t_);
-            return;
+        if (!activation_.active()) return input_gradient_for(dy, dx, pass);
+        const Index rows = dy.rows(), out = this->output_dim();
+        if (!pass.training) {
+            Matrix<S> dz(rows, out);
+            activation_.backward(y, dy, dz);
+            return input_gradient_for(dz, dx, pass);
         }
-        Matrix<S> transposed;
-        transpose_kernel(transposed);
-        input_gradient(dy, dx, transposed);
+        if (dz_.rows() < pass.row + rows)
+            throw std::logic_error(this->where() + ": a training backward of rows [" + std::to_string(pass.row) + ", " +
+                                   std::to_string(pass.row + rows) + ") before begin_batch sized them");
+        MatrixMap<S> dz(dz_.data() + pass.row * out, rows, out);
+        activation_.backward(y, dy, dz);
+        input_gradient_for(dz, dx, pass);
     }
-    // The batch's W^T.
-    void begin_batch() override { transpose_kernel(kernel_t_); }
+    // The batch's W^T, and room for the delta before the activation.
+    void begin_batch(Index rows) override {
+        transpose_kernel(kernel_t_);
+        if (activation_.active() && dz_.rows() < rows) dz_.resize(rows, this->output_dim());
+    }
 
     // Slice `part` owns kernel rows [r0, r1) (input features): dW[r0:r1] = x[:, r0:r1]^T dy,
     // (r1-r0 x batch)(batch x units). The last slice also writes db = column sums of dy.
     // In the flat buffer the bias follows the kernel, so every slice's range is contiguous.
-    ParameterRange gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> dy, Index part, Index parts) override {
+    ParameterRange gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> delta, Index part, Index parts) override {
         const Index in = this->input_dim(), out = this->output_dim();
+        // With an activation, the delta before it, which backward kept.
+        const ConstMatrixRef<S> dy = activation_.active() ? ConstMatrixRef<S>(dz_.topRows(delta.rows())) : delta;
         const Index r0 = in * part / parts, r1 = in * (part + 1) / parts;
         S* kernel_grad = this->grads();
         // A(r, p) = x(p, r0 + r): the transposed slice, read in place through strides.
@@ -145,6 +168,15 @@ private:
         t.resize(out, in);
         detail::transpose<S>(in, out, kernel().data(), out, t.data(), in);
     }
+    // dx = dz W^T, through the training pass's W^T or one made here; nothing for a dx of no
+    // columns (the first layer).
+    void input_gradient_for(ConstMatrixRef<S> dz, MatrixRef<S> dx, const Pass& pass) const {
+        if (dx.cols() == 0) return;
+        if (pass.training) return input_gradient(dz, dx, kernel_t_);
+        Matrix<S> transposed;
+        transpose_kernel(transposed);
+        input_gradient(dz, dx, transposed);
+    }
     void input_gradient(ConstMatrixRef<S> dy, MatrixRef<S> dx, const Matrix<S>& transposed) const {
         const Index in = this->input_dim(), out = this->output_dim();
         detail::gemm<S>(dy.rows(), in, out, {dy.data(), dy.outerStride(), 1}, transposed.data(), in, dx.data(),
@@ -152,7 +184,9 @@ private:
     }
 
     DenseOptions options_;
-    Matrix<S> kernel_t_;  // W^T (units x in), made by begin_batch
+    FusedActivation<S> activation_;
+    Matrix<S> kernel_t_;    // W^T (units x in), made by begin_batch
+    mutable Matrix<S> dz_;  // training, with an activation: the delta before it (rows x units)
 };
 
 }  // namespace detail
@@ -178,6 +212,7 @@ public:
                                         std::to_string(options_.input_dim) + " and input_shape " +
                                         options_.input_shape.text() + " disagree; give one of them");
         options_.kernel_regularizer.validate("Dense(" + std::to_string(units) + "): kernel_regularizer");
+        (void)detail::fused_activation_of(options_.activation, "Dense(" + std::to_string(units) + ")");
     }
 
     [[nodiscard]] Index units() const noexcept { return units_; }
@@ -220,6 +255,7 @@ std::unique_ptr<Layer<S>> detail::DenseLayer<S>::from_config(const Config& confi
     const Index units = r.get<Index>("units");
     options.kernel_initializer = r.get<std::string>("kernel_initializer", "glorot_uniform");
     options.bias_initializer = r.get<std::string>("bias_initializer", "zeros");
+    options.activation = r.get<std::string>("activation", "linear");
     const auto factors = r.get<std::vector<double>>("kernel_regularizer", {0.0, 0.0});
     if (factors.size() != 2)
         throw std::invalid_argument("Dense: kernel_regularizer must be (l1, l2), found " + Config::value_text(factors));

@@ -66,8 +66,13 @@ struct LayerTraits {
     bool random_in_training = false;
     /// As the first layer, the layer can use the `Pass::nonzeros` hint.
     bool reads_input_nonzeros = false;
-    /// The layer wants `begin_batch()` before each training batch.
+    /// The layer wants `begin_batch(rows)` before each training batch.
     bool prepares_batch = false;
+    /// The layer's `gradient` reads what its `forward` and `backward` of the batch kept (a
+    /// convolution's unrolled input, the delta before a fused activation): the model calls
+    /// `begin_batch` and `backward` for it even when it is the first layer, the latter with a
+    /// dx of no columns.
+    bool backward_as_first = false;
     /// Forward is a softmax over each row of its input: a loss that fuses softmax (categorical
     /// cross-entropy) may take this layer's input as logits and skip it in training.
     bool row_softmax = false;
@@ -134,15 +139,17 @@ public:
 
     /// The input gradient dx = dL/dx from dy = dL/dy, for the same rows and `pass` as a
     /// `forward` that gave y. Shapes: x and dx (rows x input_dim()), y and dy (rows x
-    /// output_dim()). dx is overwritten. A model skips this call for its first layer.
+    /// output_dim()). dx is overwritten. A model skips this call for its first layer, unless
+    /// its traits set `backward_as_first`; dx then has no columns and only what `gradient`
+    /// reads is kept.
     virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                           const Pass& pass = {}) const = 0;
 
-    /// Called before each training batch, from one thread, with the weights that batch reads,
-    /// for layers whose traits set `prepares_batch`: a layer may make there what every block
-    /// of rows reads (Dense: its kernel transposed). The first call may allocate; later ones
-    /// must not.
-    virtual void begin_batch() {}
+    /// Called before each training batch of `rows` rows, from one thread, with the weights that
+    /// batch reads, for layers whose traits set `prepares_batch`: a layer may make there what
+    /// every block of rows reads (Dense: its kernel transposed) and size what its training
+    /// passes keep for `gradient`. The first call of a size may allocate; later ones must not.
+    virtual void begin_batch(Index /*rows*/) {}
 
     /// What the layer adds to the loss (a weight penalty such as L2), from its current
     /// weights; its gradient is part of what `gradient` writes. 0 for most layers.
@@ -151,6 +158,9 @@ public:
     /// Writes slice `part` (0 <= part < parts <= traits().gradient_slices) of the parameter
     /// gradient dL/dw from the whole batch, overwriting (no zeroing pass needed), and returns
     /// the range written. Slices of different `part` are disjoint and may run concurrently.
+    /// It follows the training `forward` and `backward` of the same batch (of every block of
+    /// its rows, at their `Pass::row`), whose kept values a layer may read
+    /// (`backward_as_first`).
     virtual ParameterRange gradient(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*dy*/, Index /*part*/,
                                     Index /*parts*/) {
         return {};

@@ -17,10 +17,12 @@
 #include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/layers/activation.hpp>
+#include <lamina/layers/conv2d.hpp>
 #include <lamina/layers/dense.hpp>
 #include <lamina/layers/dropout.hpp>
 #include <lamina/layers/flatten.hpp>
 #include <lamina/layers/layer.hpp>
+#include <lamina/layers/pooling.hpp>
 #include <lamina/layers/reshape.hpp>
 
 namespace lamina {
@@ -98,9 +100,13 @@ LayerRegistry<S>& LayerRegistry<S>::instance() {
 template <Scalar S>
 LayerRegistry<S>::LayerRegistry() {
     add("Activation", &detail::activation_from_config<S>);
+    add("AveragePooling2D", &detail::Pool2DLayer<S, detail::PoolMode::average>::from_config);
+    add("Conv2D", &detail::Conv2DLayer<S>::from_config);
     add("Dense", &detail::DenseLayer<S>::from_config);
     add("Dropout", &detail::DropoutLayer<S>::from_config);
     add("Flatten", &detail::FlattenLayer<S>::from_config);
+    add("GlobalAveragePooling2D", &detail::GlobalAveragePooling2DLayer<S>::from_config);
+    add("MaxPooling2D", &detail::Pool2DLayer<S, detail::PoolMode::max>::from_config);
     add("Reshape", &detail::ReshapeLayer<S>::from_config);
 }
 

@@ -145,9 +145,12 @@ public:
         out << std::left << std::setw(29) << " Layer (type)" << std::setw(26) << "Output Shape"
             << "Param #\n";
         out << thick << '\n';
-        for (const auto& l : stack_.layers())
-            out << std::left << std::setw(29) << (" " + l->name() + " (" + l->kind() + ")") << std::setw(26)
+        for (const auto& l : stack_.layers()) {
+            const std::string label = " " + l->name() + " (" + l->kind() + ")";
+            // A label wider than its column keeps a space before the next one.
+            out << std::left << std::setw(29) << (label.size() < 29 ? label : label + " ") << std::setw(26)
                 << l->output_shape().text(true) << grouped(l->parameter_count()) << '\n';
+        }
         out << thick << '\n';
         out << "Total params: " << grouped(count_params()) << '\n';
         out << "Trainable params: " << grouped(count_params()) << '\n';

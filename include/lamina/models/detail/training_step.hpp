@@ -97,8 +97,11 @@ public:
             return Pass{.training = true, .seed = mix64(batch_seed + std::uint64_t(i)), .row = r0};
         };
         if (update) m.optimizer.begin_step();
-        for (Index i = 1; i < head; ++i)
-            if (m.stack.traits(i).prepares_batch) m.stack[i].begin_batch();
+        // The first layer's input gradient is never needed: it runs backward only when its
+        // gradient reads what backward keeps, and then with a dx of no columns.
+        const bool first_backward = m.stack.traits(0).backward_as_first;
+        for (Index i = first_backward ? 0 : 1; i < head; ++i)
+            if (m.stack.traits(i).prepares_batch) m.stack[i].begin_batch(rows);
         // Where each gathered row is non-zero, for the first layer's product when it reads that.
         const bool find_nonzeros = m.stack.traits(0).reads_input_nonzeros;
         const Index words = nonzero_words(x.cols());
@@ -130,11 +133,13 @@ public:
             m.loss.template compute<S>(out, ws.target.middleRows(r0, len), &grad, rows, row_loss_.data() + r0,
                                        m.fused_softmax);
             partial_correct_[std::size_t(chunk)] = metric::Accuracy::correct<S>(out, ws.target.middleRows(r0, len));
-            for (Index i = head - 1; i >= 1; --i)
+            for (Index i = head - 1; i >= (first_backward ? 0 : 1); --i) {
+                auto dx = ws.deltas[std::size_t(i)].middleRows(r0, len);
                 layers[std::size_t(i)]->backward(ws.acts[std::size_t(i)].middleRows(r0, len),
                                                  ws.acts[std::size_t(i + 1)].middleRows(r0, len),
                                                  ws.deltas[std::size_t(i + 1)].middleRows(r0, len),
-                                                 ws.deltas[std::size_t(i)].middleRows(r0, len), pass(i, r0));
+                                                 i == 0 ? MatrixRef<S>(dx.leftCols(0)) : MatrixRef<S>(dx), pass(i, r0));
+            }
         };
         const auto phase_b = [&](Index chunk) {
             const WeightSlice& slice = weight_slices_[std::size_t(chunk)];
