@@ -7,11 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/benchmarks/pytorch_env.sh"
-"$root/data/fetch_mnist.sh" >/dev/null
-data="${LAMINA_MNIST_DIR:-$root/data/mnist}"
-build="${LAMINA_BUILD_DIR:-$root/build}"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target train_benchmark --parallel "$(nproc)" >/dev/null
+build_benchmark train_benchmark
 
 echo "$torch_description"
 echo

@@ -6,25 +6,12 @@
 # images. Prints "pytorch <threads> <s/epoch> <predict s> <train accuracy>".
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-
-def load_images(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:4] != b"\x00\x00\x08\x03":
-        sys.exit(f"{path}: not an IDX image file")
-    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
-
-
-def load_labels(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    return np.frombuffer(data, dtype=np.uint8, offset=8)
+from pytorch_seed import load_images, load_labels  # beside this script
 
 
 def main():
@@ -38,10 +25,10 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    x = torch.from_numpy(load_images(os.path.join(a.data, "train-images-idx3-ubyte")).astype(np.float32) / 255.0)
+    x = torch.from_numpy(load_images(os.path.join(a.data, "train-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
     y = torch.from_numpy(load_labels(os.path.join(a.data, "train-labels-idx1-ubyte")).astype(np.int64))
     x, y = x[:a.samples], y[:a.samples]
-    x_test = torch.from_numpy(load_images(os.path.join(a.data, "t10k-images-idx3-ubyte")).astype(np.float32) / 255.0)
+    x_test = torch.from_numpy(load_images(os.path.join(a.data, "t10k-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     x, x_test = x.contiguous(memory_format=fmt), x_test.contiguous(memory_format=fmt)
 

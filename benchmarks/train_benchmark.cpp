@@ -23,9 +23,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "fma_peak.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -57,44 +55,6 @@ double epoch_flops(double n, double batch) {
     const double bwd = 2 * n * (784 * 100 + 100 * 10 + 10 * 100);
     const double update = 2 * 79510 * std::ceil(n / batch);
     return fwd + bwd + update;
-}
-
-// GFLOP/s of one thread running 12 independent chains of 8-wide FMAs `iters` times, compiled
-// for AVX2 and FMA whatever this program was compiled for (call it only where the CPU has them).
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) double fma_rate(long iters) {
-    __m256 acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(1.0f + float(i) * 1e-7f);
-    const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
-    const auto start = Clock::now();
-    for (long k = 0; k < iters; ++k)
-#pragma GCC unroll 12  // the 12 chains in registers at -O2 too (else the array lives in memory)
-        for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
-    const double s = seconds_since(start);
-    float sink = 0, lanes[8];
-    for (int i = 0; i < 12; ++i) {
-        _mm256_storeu_ps(lanes, acc[i]);
-        sink += lanes[0];
-    }
-    return (sink == 12345.0f ? 0 : 1) * double(iters) * 12 * 16 / s / 1e9;
-}
-#endif
-
-// FMA throughput of `threads` threads at once (0 where the CPU has no AVX2 and FMA).
-double fma_peak_gflops(int threads) {
-#if defined(__x86_64__)
-    if (lamina::cpu_isa() < lamina::Isa::avx2) return 0;
-    std::vector<double> rates(static_cast<std::size_t>(threads), 0.0);
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back([&rates, t] { rates[std::size_t(t)] = fma_rate(40000000); });
-    for (auto& th : pool) th.join();
-    double total = 0;
-    for (double r : rates) total += r;
-    return total;
-#else
-    static_cast<void>(threads);
-    return 0;
-#endif
 }
 
 // What each configuration measured.
@@ -281,7 +241,7 @@ int main(int argc, char** argv) {
     const M x_scaled = x_raw / 255.0f;
 
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const double peak1 = fma_peak_gflops(1), peak2 = fma_peak_gflops(2);
+    const double peak1 = lamina::bench::fma_peak_gflops(1), peak2 = lamina::bench::fma_peak_gflops(2);
     const double flops = epoch_flops(double(x_raw.rows()), 100);
     std::printf("lamina benchmark: 784-100-10 sigmoid/softmax, SGD lr 0.01, batch 100, %d timed epochs each\n", epochs);
     std::printf("data: %s\n", source.c_str());

@@ -126,29 +126,45 @@ public:
         }
     }
 
-    // A few samples at a time: dz = dy * f'(y), kept in training; dcols = dz W^T (positions x
-    // depth per sample), and dx = the sum of each dcols row put back where its window came
-    // from (col2im).
+    // dz = dy * f'(y), kept in training for `gradient`; then per sample, a group of positions
+    // at a time: dcols = dz W^T (positions x depth), and dx = the sum of each dcols row put
+    // back where its window came from (col2im). The groups' dcols live on the stack, so that
+    // no thread allocates in training, whichever rows it takes.
     void backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                   const Pass& pass = {}) const override {
         const Index positions = w_.positions(), out = positions * filters_, rows = dy.rows();
-        const Index chunk = std::min(samples_per_product(dy), samples_per_product(y));
-        Matrix<S> transposed;  // outside training, W^T made here (begin_batch made it for training)
+        Matrix<S> local_dz, transposed;  // outside training: dz, and W^T (begin_batch made it for training)
         if (pass.training) {
             require_batch(pass.row + rows, "backward");
-        } else if (dx.cols() > 0) {
-            transposed.resize(filters_, depth_);
-            detail::transpose<S>(depth_, filters_, this->params(), filters_, transposed.data(), depth_);
+        } else {
+            local_dz.resize(rows, out);
+            if (dx.cols() > 0) {
+                transposed.resize(filters_, depth_);
+                detail::transpose<S>(depth_, filters_, this->params(), filters_, transposed.data(), depth_);
+            }
         }
+        S* dz = pass.training ? dz_.data() + pass.row * out : local_dz.data();
+        activation_.backward(y, dy, MatrixMap<S>(dz, rows, out));
+        if (dx.cols() == 0) return;
         const S* kernel_t = pass.training ? kernel_t_.data() : transposed.data();
-        for (Index n0 = 0; n0 < rows; n0 += chunk) {
-            const Index count = std::min(chunk, rows - n0);
-            S* scratch = detail::thread_scratch<S>(count * positions * depth_ + (pass.training ? 0 : count * out));
-            S* dz = pass.training ? dz_.data() + (pass.row + n0) * out : scratch + count * positions * depth_;
-            activation_.backward(y.middleRows(n0, count), dy.middleRows(n0, count), MatrixMap<S>(dz, count, out));
-            if (dx.cols() == 0) continue;
-            detail::gemm<S>(count * positions, depth_, filters_, {dz, filters_, 1}, kernel_t, depth_, scratch, depth_);
-            for (Index n = 0; n < count; ++n) fold(scratch + n * positions * depth_, dx.row(n0 + n).data());
+        S on_stack[stack_values];
+        std::vector<S> on_heap;  // only for windows of more than stack_values values
+        Index group = stack_values / depth_;
+        S* dcols = on_stack;
+        if (group == 0) {
+            on_heap.resize(std::size_t(depth_));
+            dcols = on_heap.data();
+            group = 1;
+        }
+        for (Index n = 0; n < rows; ++n) {
+            S* d_in = dx.row(n).data();
+            std::fill_n(d_in, this->input_dim(), S(0));
+            for (Index p0 = 0; p0 < positions; p0 += group) {
+                const Index count = std::min(group, positions - p0);
+                detail::gemm<S>(count, depth_, filters_, {dz + n * out + p0 * filters_, filters_, 1}, kernel_t, depth_,
+                                dcols, depth_);
+                fold(dcols, d_in, p0, p0 + count);
+            }
         }
     }
 
@@ -252,28 +268,30 @@ private:
         return {begin, end};
     }
 
-    // dx (one sample, in_h x in_w x channels) = the sum, over the windows, of each dcols row
-    // added where unroll took it from (padding dropped): unroll's transpose (col2im).
-    void fold(const S* dcols, S* dx) const {
+    // dx (one sample, in_h x in_w x channels) += the rows of dcols for positions [p0, p1),
+    // each added where unroll took it from (padding dropped): unroll's transpose (col2im).
+    void fold(const S* dcols, S* dx, Index p0, Index p1) const {
         const Index c = w_.channels;
-        std::fill_n(dx, w_.in_h * w_.in_w * c, S(0));
-        for (Index oh = 0; oh < w_.out_h; ++oh)
-            for (Index ow = 0; ow < w_.out_w; ++ow) {
-                const S* row = dcols + (oh * w_.out_w + ow) * depth_;
-                const Index w0 = ow * w_.stride_w - w_.pad_left;
-                for (Index i = 0; i < w_.size_h; ++i) {
-                    const Index h = oh * w_.stride_h - w_.pad_top + i;
-                    if (h < 0 || h >= w_.in_h) continue;
-                    for (Index j = 0; j < w_.size_w; ++j) {
-                        const Index w = w0 + j;
-                        if (w < 0 || w >= w_.in_w) continue;
-                        S* dst = dx + (h * w_.in_w + w) * c;
-                        const S* src = row + (i * w_.size_w + j) * c;
-                        for (Index q = 0; q < c; ++q) dst[q] += src[q];
-                    }
+        for (Index p = p0; p < p1; ++p) {
+            const Index oh = p / w_.out_w, ow = p % w_.out_w;
+            const S* row = dcols + (p - p0) * depth_;
+            const Index w0 = ow * w_.stride_w - w_.pad_left;
+            for (Index i = 0; i < w_.size_h; ++i) {
+                const Index h = oh * w_.stride_h - w_.pad_top + i;
+                if (h < 0 || h >= w_.in_h) continue;
+                for (Index j = 0; j < w_.size_w; ++j) {
+                    const Index w = w0 + j;
+                    if (w < 0 || w >= w_.in_w) continue;
+                    S* dst = dx + (h * w_.in_w + w) * c;
+                    const S* src = row + (i * w_.size_w + j) * c;
+                    for (Index q = 0; q < c; ++q) dst[q] += src[q];
                 }
             }
+        }
     }
+
+    // Values of dcols the backward pass keeps on the stack (64 KiB of floats).
+    static constexpr Index stack_values = 16384;
 
     Window2D w_;
     Index filters_;

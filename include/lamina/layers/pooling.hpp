@@ -13,7 +13,6 @@
 #include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/detail/elementwise.hpp>
-#include <lamina/detail/scratch.hpp>
 #include <lamina/layers/layer.hpp>
 #include <lamina/layers/window.hpp>
 
@@ -87,7 +86,11 @@ public:
     void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                   const Pass& /*pass*/ = {}) const override {
         const Index c = w_.channels;
-        S* left = Mode == PoolMode::max ? detail::thread_scratch<S>(c) : nullptr;  // still to hand out, per channel
+        // What is still to hand out, per channel: on the stack, so that no thread allocates in
+        // training (on the heap only for more than 512 channels).
+        S on_stack[512];
+        std::vector<S> on_heap(Mode == PoolMode::max && c > 512 ? std::size_t(c) : 0);
+        S* left = c > 512 ? on_heap.data() : on_stack;
         // Windows that tile the input (stride = size) each write their inputs once; the inputs
         // under no window (the last rows and columns "valid" drops) are zeroed apart.
         const bool tiles = w_.stride_h == w_.size_h && w_.stride_w == w_.size_w;
