@@ -159,9 +159,11 @@ TEST_CASE("Conv2D refuses impossible configurations, naming the layer and the sh
     CHECK_THROWS_WITH(Conv2D(4, 3).build<float>({784}),
                       Catch::Contains("(height, width, channels)") && Catch::Contains("(784)"));
     CHECK_THROWS_WITH(Conv2D(4, 3).build<float>({}), Catch::Contains("input_shape"));
-    // The sizes of one sample's unrolled input must be countable.
-    const Index big = Index(1) << 31;
-    CHECK_THROWS_AS(Conv2D(4, 3, {.padding = "same"}).build<float>({big, big, 4}), std::invalid_argument);
+    // The sizes of one sample's unrolled input must be countable: 2^40 positions of windows
+    // of 2^26 values.
+    const Index side = Index(1) << 20, window = Index(1) << 12;
+    CHECK_THROWS_AS(Conv2D(4, {window, window}, {.padding = "same"}).build<float>({side, side, 4}),
+                    std::invalid_argument);
 }
 
 TEST_CASE("Conv2D's config names Keras's fields and rebuilds the same layer through the registry",
