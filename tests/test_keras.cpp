@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -350,6 +351,252 @@ TEST_CASE("Keras Dense layers with Keras's other activations load", "[keras]") {
         auto again = lamina::load_keras_model<float>(lamina::to_keras_bytes(model), "again.keras");
         CHECK(again.predict(inputs()) == p);
     }
+}
+
+namespace {
+
+// Two samples of `size` inputs, sin(0.1 i + n), written for numpy_forward.py as well.
+lamina::Matrix<float> conv_inputs(Eigen::Index size) {
+    lamina::Matrix<float> x(2, size);
+    for (Eigen::Index n = 0; n < 2; ++n)
+        for (Eigen::Index i = 0; i < size; ++i)
+            x(n, i) = static_cast<float>(std::sin(0.1 * static_cast<double>(i) + static_cast<double>(n)));
+    return x;
+}
+
+std::vector<std::string> kinds(const lamina::Sequential<float>& model) {
+    std::vector<std::string> out;
+    for (Eigen::Index i = 0; i < model.size(); ++i) out.push_back(model.layer(i).kind());
+    return out;
+}
+
+bool have_h5py() { return std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") == 0; }
+
+// The predictions of numpy_forward.py (a NumPy forward pass over the weights h5py reads from
+// `model_file`) for `x`, one row a sample.
+std::vector<std::vector<double>> numpy_predictions(const fs::path& model_file, const lamina::Matrix<float>& x) {
+    const fs::path in = scratch("numpy-in.txt"), out = scratch("numpy-out.txt");
+    {
+        std::ofstream f(in);
+        f.precision(9);
+        for (Eigen::Index r = 0; r < x.rows(); ++r) {
+            for (Eigen::Index c = 0; c < x.cols(); ++c) f << x(r, c) << ' ';
+            f << '\n';
+        }
+    }
+    const std::string cmd = "/usr/bin/python3 " + fixture("numpy_forward.py").string() + " " + model_file.string() +
+                            " " + in.string() + " " + out.string();
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::vector<std::vector<double>> rows;
+    std::ifstream f(out);
+    for (std::string line; std::getline(f, line);) {
+        std::istringstream ls(line);
+        rows.emplace_back();
+        for (double v = 0; ls >> v;) rows.back().push_back(v);
+    }
+    fs::remove(in);
+    fs::remove(out);
+    return rows;
+}
+
+void check_against_numpy(const fs::path& model_file, lamina::Sequential<float>& model) {
+    const lamina::Matrix<float> x = conv_inputs(model.input_dim());
+    const lamina::Matrix<float> p = model.predict(x);
+    const auto expected = numpy_predictions(model_file, x);
+    REQUIRE(expected.size() == static_cast<std::size_t>(p.rows()));
+    for (Eigen::Index r = 0; r < p.rows(); ++r) {
+        REQUIRE(expected[static_cast<std::size_t>(r)].size() == static_cast<std::size_t>(p.cols()));
+        for (Eigen::Index c = 0; c < p.cols(); ++c)
+            CHECK(static_cast<double>(p(r, c)) ==
+                  Approx(expected[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)]).epsilon(1e-5));
+    }
+}
+
+// A lamina convnet with every Conv2D and pooling option that has a Keras form.
+lamina::Sequential<float> lamina_convnet() {
+    lamina::Sequential<float> model{
+        lamina::Conv2D(3, {3, 2},
+                       {.strides = {2, 1}, .padding = "same", .activation = "relu", .input_shape = {7, 6, 2}}),
+        lamina::AveragePooling2D(2, {.strides = 1, .padding = "same"}),
+        lamina::Conv2D(4, 2, {.activation = "sigmoid", .use_bias = false}),
+        lamina::MaxPooling2D({2, 1}),
+        lamina::GlobalAveragePooling2D({.keepdims = true}),
+        lamina::Flatten(),
+        lamina::Dense(3),
+        lamina::Activation("softmax")};
+    model.initialize(11);
+    return model;
+}
+
+}  // namespace
+
+TEST_CASE("Keras convolutional models load: Conv2D, the poolings, Keras 3 and Keras 2 files", "[keras][conv]") {
+    auto model = lamina::load_keras_model<float>(fixture("conv_keras3.keras"));
+    CHECK(kinds(model) == std::vector<std::string>{"Conv2D", "MaxPooling2D", "Conv2D", "AveragePooling2D", "Flatten",
+                                                   "Dense", "Activation"});
+    CHECK(model.input_shape() == lamina::Shape{8, 8, 2});
+    CHECK(model.layer(2).weight_specs().size() == 1);  // use_bias=False
+    CHECK(model.layer(2).output_shape() == lamina::Shape{2, 2, 3});
+    const lamina::Matrix<float> p = model.predict(conv_inputs(128));
+    CHECK((p.rowwise().sum().array() - 1.0f).abs().maxCoeff() < 1e-5f);
+
+    auto legacy = lamina::load_keras_model<float>(fixture("conv_legacy_keras2.h5"));
+    CHECK(kinds(legacy) == std::vector<std::string>{"Conv2D", "MaxPooling2D", "Conv2D", "GlobalAveragePooling2D",
+                                                    "Dense", "Activation"});
+    CHECK(legacy.input_shape() == lamina::Shape{6, 5, 1});
+    CHECK(legacy.layer(1).output_shape() == lamina::Shape{4, 3, 3});
+    CHECK(legacy.output_dim() == 3);
+
+    // Weights only, from both layouts, into a model of the same layers.
+    auto fresh = lamina::load_keras_model<float>(fixture("conv_keras3.keras"));
+    fresh.initialize(5);
+    const fs::path path = scratch("conv.weights.h5");
+    lamina::save_keras_weights(model, path);
+    lamina::load_keras_weights(fresh, path);
+    CHECK(fresh.parameters() == model.parameters());
+    fs::remove(path);
+    auto fresh_legacy = lamina::load_keras_model<float>(fixture("conv_legacy_keras2.h5"));
+    fresh_legacy.initialize(5);
+    lamina::load_keras_weights(fresh_legacy, fixture("conv_legacy_keras2.h5"));
+    CHECK(fresh_legacy.parameters() == legacy.parameters());
+}
+
+TEST_CASE("Keras convolutional models predict as a NumPy forward pass over h5py's weights", "[keras][conv][h5py]") {
+    if (!have_h5py()) {
+        WARN("skipped: /usr/bin/python3 with h5py is not available (Debian: apt-get install python3-h5py)");
+        return;
+    }
+    for (const char* name : {"conv_keras3.keras", "conv_legacy_keras2.h5", "keras3.keras"}) {
+        INFO(name);
+        auto model = lamina::load_keras_model<float>(fixture(name));
+        check_against_numpy(fixture(name), model);
+    }
+    // lamina's own convnet, written as .keras, read by NumPy and h5py.
+    auto model = lamina_convnet();
+    const fs::path path = scratch("convnet.keras");
+    lamina::save_keras(model, path);
+    check_against_numpy(path, model);
+    fs::remove(path);
+}
+
+TEST_CASE("A convolutional .keras round trip keeps predictions bit for bit", "[keras][conv]") {
+    for (int which = 0; which < 2; ++which) {
+        INFO(which);
+        auto model = which == 0 ? lamina::load_keras_model<float>(fixture("conv_keras3.keras")) : lamina_convnet();
+        const auto bytes = lamina::to_keras_bytes(model);
+        auto again = lamina::load_keras_model<float>(bytes, "again.keras");
+        CHECK(kinds(again) == kinds(model));
+        for (Eigen::Index i = 0; i < model.size(); ++i)
+            CHECK(again.layer(i).get_config() == model.layer(i).get_config());
+        CHECK(again.parameters() == model.parameters());
+        const lamina::Matrix<float> x = conv_inputs(model.input_dim());
+        CHECK(again.predict(x) == model.predict(x));
+        CHECK(lamina::to_keras_bytes(again) == bytes);
+    }
+}
+
+TEST_CASE("lamina's Conv2D and pooling configs carry every key Keras 3's get_config writes", "[keras][conv][h5py]") {
+    if (!have_h5py()) {
+        WARN("skipped: /usr/bin/python3 with h5py is not available (Debian: apt-get install python3-h5py)");
+        return;
+    }
+    auto model = lamina_convnet();
+    const fs::path path = scratch("keys.keras");
+    lamina::save_keras(model, path);
+    const fs::path script = scratch("keys.py");
+    {
+        std::ofstream py(script);
+        py << R"(import io, json, sys, zipfile, h5py, numpy as np
+z = zipfile.ZipFile(sys.argv[1])
+layers = json.loads(z.read('config.json'))['config']['layers']
+base = ['name', 'trainable', 'dtype']
+keys = {
+    'Conv2D': base + ['filters', 'kernel_size', 'strides', 'padding', 'data_format', 'dilation_rate', 'groups',
+        'activation', 'use_bias', 'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer',
+        'activity_regularizer', 'kernel_constraint', 'bias_constraint'],
+    'MaxPooling2D': base + ['pool_size', 'padding', 'strides', 'data_format'],
+    'AveragePooling2D': base + ['pool_size', 'padding', 'strides', 'data_format'],
+    'GlobalAveragePooling2D': base + ['data_format', 'keepdims'],
+}
+seen = []
+for l in layers:
+    cls = l['class_name']
+    if cls in keys:
+        assert list(l['config']) == keys[cls], (cls, list(l['config']))
+        assert l['config']['data_format'] == 'channels_last'
+        assert l['module'] == 'keras.layers' and l['registered_name'] is None and 'build_config' in l
+        seen.append(cls)
+assert seen == ['Conv2D', 'AveragePooling2D', 'Conv2D', 'MaxPooling2D', 'GlobalAveragePooling2D'], seen
+conv, avg, conv1, pool = layers[1]['config'], layers[2]['config'], layers[3]['config'], layers[4]['config']
+assert conv['kernel_size'] == [3, 2] and conv['strides'] == [2, 1] and conv['padding'] == 'same', conv
+assert conv['activation'] == 'relu' and conv['use_bias'] is True and conv['dilation_rate'] == [1, 1]
+assert conv['groups'] == 1
+assert avg['pool_size'] == [2, 2] and avg['strides'] == [1, 1] and avg['padding'] == 'same', avg
+assert conv1['use_bias'] is False and conv1['activation'] == 'sigmoid', conv1
+assert pool['pool_size'] == [2, 1] and pool['strides'] == [2, 1] and pool['padding'] == 'valid', pool
+assert layers[5]['config']['keepdims'] is True
+assert layers[1]['build_config'] == {'input_shape': [None, 7, 6, 2]}
+f = h5py.File(io.BytesIO(z.read('model.weights.h5')), 'r')
+assert f['layers/conv2d/vars/0'].shape == (3, 2, 2, 3) and f['layers/conv2d/vars/0'].dtype == np.float32
+assert f['layers/conv2d/vars/1'].shape == (3,)
+assert list(f['layers/conv2d_1/vars']) == ['0'] and f['layers/conv2d_1/vars/0'].shape == (2, 2, 3, 4)
+for g in ['average_pooling2d', 'max_pooling2d', 'global_average_pooling2d', 'flatten']:
+    assert len(f['layers/' + g + '/vars']) == 0, g
+np.savetxt(sys.argv[2], f['layers/conv2d/vars/0'][()].reshape(-1), fmt='%.9g')
+)";
+    }
+    const fs::path kernel = scratch("kernel.txt");
+    const std::string cmd = "/usr/bin/python3 " + script.string() + " " + path.string() + " " + kernel.string();
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::ifstream in(kernel);
+    const float* w = model.parameters().data();  // the first layer's kernel comes first
+    for (Eigen::Index i = 0; i < 3 * 2 * 2 * 3; ++i) {
+        float v = 0;
+        REQUIRE(static_cast<bool>(in >> v));
+        CHECK(v == w[i]);
+    }
+    fs::remove(path);
+    fs::remove(script);
+    fs::remove(kernel);
+}
+
+TEST_CASE("Keras convolutions lamina cannot represent are refused, naming the layer and the feature",
+          "[keras][conv][errors]") {
+    const std::vector<std::byte> keras = lamina::io::read_file(fixture("conv_keras3.keras"), "test");
+    std::string config;
+    for (const auto& e : lamina::io::zip::read(keras, "conv_keras3.keras", "test"))
+        if (e.name == "config.json") config.assign(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+    const auto error = [&](const std::string& changed) {
+        auto entries = lamina::io::zip::read(keras, "conv_keras3.keras", "test");
+        for (auto& e : entries)
+            if (e.name == "config.json") e.data = std::as_bytes(std::span(changed));
+        return load_error(lamina::io::zip::write(entries));
+    };
+    REQUIRE(error(config).empty());
+    CHECK_THAT(error(replaced(config, "\"data_format\": \"channels_last\"", "\"data_format\": \"channels_first\"")),
+               Catch::Contains("(Conv2D 'conv2d'): data_format \"channels_first\" is not supported"));
+    CHECK_THAT(error(replaced(config, "\"dilation_rate\": [1, 1]", "\"dilation_rate\": [2, 2]")),
+               Catch::Contains("(Conv2D 'conv2d'): dilation_rate [2,2] is not supported (only 1)"));
+    CHECK_THAT(error(replaced(config, "\"groups\": 1", "\"groups\": 2")),
+               Catch::Contains("(Conv2D 'conv2d'): groups 2 is not supported (only 1)"));
+    CHECK_THAT(error(replaced(config, "\"padding\": \"same\"", "\"padding\": \"causal\"")),
+               Catch::Contains("(Conv2D 'conv2d'): padding \"causal\" is not supported"));
+    CHECK_THAT(error(replaced(config, "\"bias_constraint\": null", "\"bias_constraint\": {}")),
+               Catch::Contains("(Conv2D 'conv2d'): bias_constraint is not supported"));
+    CHECK_THAT(error(replaced(config, "\"kernel_size\": [3, 3]", "\"kernel_size\": [3, 0]")),
+               Catch::Contains("(Conv2D 'conv2d'): 'kernel_size' must be a positive integer or a pair"));
+    // The first pooling's data_format comes after the first Conv2D's.
+    const std::string pool_cf = replaced(config,
+                                         "\"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2], "
+                                         "\"data_format\": \"channels_last\"",
+                                         "\"pool_size\": [2, 2], \"padding\": \"valid\", \"strides\": [2, 2], "
+                                         "\"data_format\": \"channels_first\"");
+    CHECK_THAT(error(pool_cf), Catch::Contains("(MaxPooling2D 'max_pooling2d'): data_format \"channels_first\""));
+    // An integer kernel_size and strides, Keras's "SAME" and pooling strides None load.
+    std::string loose = replaced(config, "\"kernel_size\": [3, 3]", "\"kernel_size\": 3");
+    loose = replaced(loose, "\"padding\": \"same\"", "\"padding\": \"SAME\"");
+    loose = replaced(loose, "\"strides\": [2, 2]", "\"strides\": null");
+    CHECK(error(loose).empty());
 }
 
 #else

@@ -203,3 +203,116 @@ with h5py.File(f"{out}/small.h5", "w") as f:
     f["layers/dense/vars/0"].attrs["name"] = "kernel"
     f.attrs["layer_names"] = np.asarray([b"dense", b"dense_1"])
     f.attrs["weight_names"] = np.asarray([])
+
+
+# Convolutional models. Weights: sin(0.37 k + layer) / 2 over the array's elements in order,
+# bias[j] = 0.1 * (j + 1); the tests check the loaded models against a NumPy forward pass over
+# the weights h5py reads (numpy_forward.py), not against these formulas.
+def conv_weight(shape, layer):
+    n = int(np.prod(shape))
+    return (np.sin(np.arange(n) * 0.37 + layer) / 2).reshape(shape).astype(np.float32)
+
+
+def initializers3():
+    return {"kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
+                                   "config": {"seed": None}, "registered_name": None},
+            "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {},
+                                 "registered_name": None}}
+
+
+def conv3(name, filters, kernel_size, strides, padding, activation, use_bias, input_shape):
+    """base_conv.py's get_config: every key, in its order."""
+    config = {"name": name, "trainable": True, "dtype": policy(), "filters": filters, "kernel_size": kernel_size,
+              "strides": strides, "padding": padding, "data_format": "channels_last", "dilation_rate": [1, 1],
+              "groups": 1, "activation": activation, "use_bias": use_bias, **initializers3(),
+              "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+              "kernel_constraint": None, "bias_constraint": None}
+    return {"module": "keras.layers", "class_name": "Conv2D", "config": config, "registered_name": None,
+            "build_config": {"input_shape": [None, *input_shape]}}
+
+
+def pool3(cls, name, pool_size, strides, padding, input_shape):
+    """base_pooling.py's get_config."""
+    return {"module": "keras.layers", "class_name": cls, "config": {
+        "name": name, "trainable": True, "dtype": policy(), "pool_size": pool_size, "padding": padding,
+        "strides": strides, "data_format": "channels_last"}, "registered_name": None,
+        "build_config": {"input_shape": [None, *input_shape]}}
+
+
+# Keras 3 .keras: (8, 8, 2) -> Conv2D(4, 3, same, relu) -> MaxPooling2D(2) -> Conv2D(3, (2, 3),
+# strides (2, 1), valid, tanh, no bias) -> AveragePooling2D(2, strides 1, same) -> Flatten ->
+# Dense(2, softmax).
+CONV_WEIGHTS = [("conv2d", [(3, 3, 2, 4), (4,)]), ("max_pooling2d", []), ("conv2d_1", [(2, 3, 4, 3)]),
+                ("average_pooling2d", []), ("flatten", []), ("dense", [(12, 2), (2,)])]
+conv_keras3_config = {
+    "module": "keras", "class_name": "Sequential",
+    "config": {"name": "sequential", "trainable": True, "dtype": policy(), "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer",
+         "config": {"batch_shape": [None, 8, 8, 2], "dtype": "float32", "sparse": False, "name": "input_layer"},
+         "registered_name": None},
+        conv3("conv2d", 4, [3, 3], [1, 1], "same", "relu", True, (8, 8, 2)),
+        pool3("MaxPooling2D", "max_pooling2d", [2, 2], [2, 2], "valid", (8, 8, 4)),
+        conv3("conv2d_1", 3, [2, 3], [2, 1], "valid", "tanh", False, (4, 4, 4)),
+        pool3("AveragePooling2D", "average_pooling2d", [2, 2], [1, 1], "same", (2, 2, 3)),
+        {"module": "keras.layers", "class_name": "Flatten", "config": {"name": "flatten", "trainable": True,
+         "dtype": policy(), "data_format": "channels_last"}, "registered_name": None,
+         "build_config": {"input_shape": [None, 2, 2, 3]}},
+        {**dense_config("dense", 2, "softmax", 12)}], "build_input_shape": [None, 8, 8, 2]},
+    "registered_name": None, "build_config": {"input_shape": [None, 8, 8, 2]}}
+
+
+def conv_keras3_weights(f):
+    f.create_group("vars")
+    for n, (group, shapes) in enumerate(CONV_WEIGHTS):
+        g = f.create_group(f"layers/{group}/vars")
+        for i, shape in enumerate(shapes):
+            g[str(i)] = conv_weight(shape, n) if i == 0 else bias(shape[0])
+    f.create_group("optimizer/vars")
+
+
+write_keras_zip(f"{out}/conv_keras3.keras", h5_bytes(conv_keras3_weights), conv_keras3_config)
+
+
+# Keras 2.2 legacy .h5, no InputLayer: (6, 5, 1) -> Conv2D(3, 3, valid, relu) ->
+# MaxPooling2D(2, strides 1, same) -> Conv2D(2, 2, strides 2, same) -> GlobalAveragePooling2D ->
+# Dense(3, softmax), weights named "conv2d_1/kernel:0" (Keras 2's layer names count from 1).
+def conv2(name, filters, kernel_size, strides, padding, activation, first=False):
+    config = {"name": name, "trainable": True}
+    if first:
+        config["batch_input_shape"] = [None, 6, 5, 1]
+    config.update({"dtype": "float32", "filters": filters, "kernel_size": kernel_size, "strides": strides,
+                   "padding": padding, "data_format": "channels_last", "dilation_rate": [1, 1],
+                   "activation": activation, "use_bias": True,
+                   "kernel_initializer": {"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg",
+                                          "distribution": "uniform", "seed": None}},
+                   "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+                   "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+                   "bias_constraint": None})
+    return {"class_name": "Conv2D", "config": config}
+
+
+CONV_LEGACY = [("conv2d_1", [(3, 3, 1, 3), (3,)]), ("max_pooling2d_1", []), ("conv2d_2", [(2, 2, 3, 2), (2,)]),
+               ("global_average_pooling2d_1", []), ("dense_1", [(2, 3), (3,)])]
+conv_legacy_config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+    conv2("conv2d_1", 3, [3, 3], [1, 1], "valid", "relu", first=True),
+    {"class_name": "MaxPooling2D", "config": {"name": "max_pooling2d_1", "trainable": True, "dtype": "float32",
+     "pool_size": [2, 2], "padding": "same", "strides": [1, 1], "data_format": "channels_last"}},
+    conv2("conv2d_2", 2, [2, 2], [2, 2], "same", "linear"),
+    {"class_name": "GlobalAveragePooling2D", "config": {"name": "global_average_pooling2d_1", "trainable": True,
+     "dtype": "float32", "data_format": "channels_last"}},
+    {"class_name": "Dense", "config": {"name": "dense_1", "trainable": True, "dtype": "float32", "units": 3,
+     "activation": "softmax", "use_bias": True}}]}}
+with h5py.File(f"{out}/conv_legacy_keras2.h5", "w") as f:
+    f.attrs["backend"] = b"tensorflow"
+    f.attrs["keras_version"] = b"2.2.4"
+    f.attrs["model_config"] = json.dumps(conv_legacy_config).encode("utf8")
+    g = f.create_group("model_weights")
+    g.attrs["layer_names"] = np.asarray([name.encode("utf8") for name, _ in CONV_LEGACY])
+    g.attrs["backend"] = b"tensorflow"
+    g.attrs["keras_version"] = b"2.2.4"
+    for n, (name, shapes) in enumerate(CONV_LEGACY):
+        lg = g.create_group(name)
+        wn = [f"{name}/{w}:0" for w in ["kernel", "bias"][:len(shapes)]]
+        lg.attrs["weight_names"] = np.asarray([w.encode("utf8") for w in wn]) if wn else np.asarray([])
+        for i, (w, shape) in enumerate(zip(wn, shapes)):
+            lg.create_dataset(w, data=conv_weight(shape, n) if i == 0 else bias(shape[0]))

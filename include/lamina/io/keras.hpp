@@ -3,27 +3,38 @@
 // nlohmann/json).
 #pragma once
 
-// What is read: Sequential models of InputLayer, Dense, Activation, Dropout, Flatten and
-// Reshape, float32 policy, with the compile config (loss, optimizer and its hyperparameters,
-// metrics) when the file has one; from
+// What is read: Sequential models of InputLayer, Dense, Conv2D, MaxPooling2D,
+// AveragePooling2D, GlobalAveragePooling2D, Activation, Dropout, Flatten and Reshape, float32
+// policy, with the compile config (loss, optimizer and its hyperparameters, metrics) when the
+// file has one; from
 // - `.keras` (Keras 3, and tf.keras 2.13/2.14): a stored zip of config.json, metadata.json
 //   and model.weights.h5, whose groups are named by each layer's class in snake case plus a
-//   counter in config order (`layers/dense_1/vars/0`), under `_layer_checkpoint_dependencies/`
-//   in tf.keras 2.14's;
+//   counter in config order (`layers/dense_1/vars/0`, `layers/conv2d/vars/0`), under
+//   `_layer_checkpoint_dependencies/` in tf.keras 2.14's;
 // - legacy `.h5` (Keras 2, tf.keras, Keras 3's `save("x.h5")`): `model_config` and
 //   `training_config` JSON on the root, `model_weights/<layer>` groups whose `weight_names`
 //   attribute lists the layer's datasets (with or without ":0", nested or not), layer order
 //   from the config.
+// Conv2D's kernel is (kh, kw, in, filters) in Keras and in lamina; its and the poolings'
+// kernel_size, pool_size and strides are read as one integer or a pair, padding "valid" or
+// "same", pooling strides None as the pool size; Conv2D may have use_bias=False.
 // Refused, with an io_error naming the layer and what is not supported: other model classes
 // (Functional with branches, subclassed), other layers, custom objects, a dtype policy other
-// than float32, use_bias=False, constraints, bias or activity regularizers, noise_shape,
-// non-trainable layers, learning-rate schedules, gradient clipping, weight decay, EMA, losses,
-// metrics and optimizers lamina does not have. The optimizer's state (slots, iterations) is
-// not read: a loaded model's optimizer starts fresh.
+// than float32, Dense's use_bias=False, data_format channels_first, Conv2D's dilation_rate
+// other than 1 and groups other than 1, padding "causal", constraints, bias or activity
+// regularizers, LoRA, noise_shape, non-trainable layers, learning-rate schedules, gradient
+// clipping, weight decay, EMA, losses, metrics and optimizers lamina does not have. The
+// optimizer's state (slots, iterations) is not read: a loaded model's optimizer starts fresh.
 //
-// Layer names: lamina names layers itself (dense, dense_1, activation, ...), so a Keras
-// config's own names are not kept. Dense(activation=X) becomes one Dense with X when
-// lamina's Dense takes an activation, and Dense followed by Activation(X) otherwise.
+// What is written: the same layers with every key Keras 3's get_config gives them (for Conv2D
+// base_conv.py's: data_format "channels_last", dilation_rate [1, 1], groups 1, the
+// regularizers and constraints as null; for the poolings base_pooling.py's and
+// base_global_pooling.py's).
+//
+// Layer names: lamina names layers itself (dense, dense_1, conv2d, max_pooling2d, ...), so a
+// Keras config's own names are not kept. Dense(activation=X) and Conv2D(activation=X) become
+// one layer with X when lamina's layer takes that activation, and the layer followed by
+// Activation(X) otherwise.
 
 #include <algorithm>
 #include <cctype>
@@ -148,6 +159,37 @@ public:
         return Shape(std::move(dims));
     }
 
+    // An argument Keras gives as one integer or a pair (kernel_size=3, strides=[2, 1]), as
+    // {height, width}; `fallback` when it is absent or null (Keras's None), if one is given.
+    std::vector<Index> pair_of(const json& j, std::string_view key, const std::string& where,
+                               const std::vector<Index>& fallback = {}) const {
+        const json* m = member(j, key);
+        if ((!m || m->is_null()) && !fallback.empty()) return fallback;
+        const auto positive = [](const json& v) {
+            return v.is_number_integer() && v.get<std::int64_t>() >= 1 && v.get<std::int64_t>() <= (Index(1) << 40);
+        };
+        if (m && positive(*m)) return {m->get<Index>(), m->get<Index>()};
+        if (m && m->is_array() && m->size() == 2 && positive((*m)[0]) && positive((*m)[1]))
+            return {(*m)[0].get<Index>(), (*m)[1].get<Index>()};
+        fail(where, ": '", key, "' must be a positive integer or a pair of them, found ", m ? m->dump() : "nothing");
+    }
+    // Keras's padding, "valid" (its default) or "same", in any case as Keras accepts it.
+    std::string padding_of(const json& j, const std::string& where) const {
+        const json* m = member(j, "padding");
+        if (!m || m->is_null()) return "valid";
+        if (!m->is_string()) fail(where, ": 'padding' must be a string");
+        std::string p = m->get<std::string>();
+        for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (p != "valid" && p != "same") fail(where, ": padding ", m->dump(), " is not supported (valid or same)");
+        return p;
+    }
+    // lamina's samples are channels last: data_format null (Keras's default) or channels_last.
+    void check_channels_last(const json& j, const std::string& where) const {
+        const json* f = member(j, "data_format");
+        if (f && !f->is_null() && !(f->is_string() && f->get<std::string>() == "channels_last"))
+            fail(where, ": data_format ", f->dump(), " is not supported (only channels_last)");
+    }
+
     // A Keras serialized object's class name, refusing custom (registered) objects.
     std::string class_of(const json& j, const std::string& where) const {
         const std::string cls = string_of(j, "class_name", where);
@@ -201,12 +243,17 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
     if (config && config->is_object()) r.check_dtype(*config, "Sequential");
     std::vector<LayerPlan> plans;
     Shape input;
-    // Whether lamina's Dense takes activation `a` itself (then Dense(activation=a) is one
-    // layer, as in Keras), or needs an Activation layer after it.
-    const auto fuses = [](const std::string& a) {
+    // Whether lamina's `kind` (Dense or Conv2D) takes activation `a` itself (then
+    // Dense(activation=a) is one layer, as in Keras), or needs an Activation layer after it.
+    const auto fuses = [](const std::string& kind, const std::string& a) {
         try {
-            (void)LayerRegistry<S>::instance().create("Dense", Config{{"units", Index(1)}, {"activation", a}},
-                                                      Shape{1});
+            if (kind == "Dense")
+                (void)LayerRegistry<S>::instance().create("Dense", Config{{"units", Index(1)}, {"activation", a}},
+                                                          Shape{1});
+            else
+                (void)LayerRegistry<S>::instance().create(
+                    kind, Config{{"filters", Index(1)}, {"kernel_size", std::vector<Index>{1, 1}}, {"activation", a}},
+                    Shape{1, 1, 1});
             return true;
         } catch (const std::invalid_argument&) {
             return false;
@@ -245,11 +292,29 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
             r.fail(where, ": activity_regularizer is not supported");
         LayerPlan plan{cls, name, {}, 0};
         const Shape first_input = plans.empty() ? input : Shape{};
-        if (cls == "Dense") {
-            Config cfg{{"units", r.index_of(*c, "units", where)}};
-            const json* use_bias = Reader::member(*c, "use_bias");
-            if (use_bias && !(use_bias->is_boolean() && use_bias->get<bool>()))
-                r.fail(where, ": use_bias=False is not supported");
+        if (cls == "Dense" || cls == "Conv2D") {
+            Config cfg;
+            if (cls == "Dense") {
+                cfg.set("units", r.index_of(*c, "units", where));
+                const json* use_bias = Reader::member(*c, "use_bias");
+                if (use_bias && !(use_bias->is_boolean() && use_bias->get<bool>()))
+                    r.fail(where, ": use_bias=False is not supported");
+            } else {
+                r.check_channels_last(*c, where);
+                if (const json* d = Reader::member(*c, "dilation_rate");
+                    d && !d->is_null() && r.pair_of(*c, "dilation_rate", where) != std::vector<Index>{1, 1})
+                    r.fail(where, ": dilation_rate ", d->dump(), " is not supported (only 1)");
+                if (const json* g = Reader::member(*c, "groups"); g && !g->is_null() && *g != 1)
+                    r.fail(where, ": groups ", g->dump(), " is not supported (only 1)");
+                cfg.set("filters", r.index_of(*c, "filters", where));
+                cfg.set("kernel_size", r.pair_of(*c, "kernel_size", where));
+                cfg.set("strides", r.pair_of(*c, "strides", where, {1, 1}));
+                cfg.set("padding", r.padding_of(*c, where));
+                if (const json* use_bias = Reader::member(*c, "use_bias"); use_bias && !use_bias->is_null()) {
+                    if (!use_bias->is_boolean()) r.fail(where, ": 'use_bias' must be true or false");
+                    cfg.set("use_bias", use_bias->get<bool>());
+                }
+            }
             for (const char* key : {"bias_regularizer", "kernel_constraint", "bias_constraint", "lora_rank"})
                 if (!Reader::is_null_or_absent(*c, key)) r.fail(where, ": ", key, " is not supported");
             for (const char* key : {"kernel_initializer", "bias_initializer"}) {
@@ -279,11 +344,27 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
                 if (!a->is_string()) r.fail(where, ": activation ", a->dump(), " is not supported (a custom object)");
                 activation = a->get<std::string>();
             }
-            const bool fused = activation != "linear" && fuses(activation);
+            const bool fused = activation != "linear" && fuses(cls, activation);
             if (fused) cfg.set("activation", activation);
-            plan.specs.push_back({"Dense", cfg, first_input});
+            plan.specs.push_back({cls, cfg, first_input});
             if (!fused && activation != "linear")
                 plan.specs.push_back({"Activation", Config{{"activation", activation}}, Shape{}});
+        } else if (cls == "MaxPooling2D" || cls == "AveragePooling2D") {
+            r.check_channels_last(*c, where);
+            const std::vector<Index> pool = r.pair_of(*c, "pool_size", where, {2, 2});
+            plan.specs.push_back({cls,
+                                  Config{{"pool_size", pool},
+                                         {"strides", r.pair_of(*c, "strides", where, pool)},
+                                         {"padding", r.padding_of(*c, where)}},
+                                  first_input});
+        } else if (cls == "GlobalAveragePooling2D") {
+            r.check_channels_last(*c, where);
+            bool keepdims = false;
+            if (const json* k = Reader::member(*c, "keepdims"); k && !k->is_null()) {
+                if (!k->is_boolean()) r.fail(where, ": 'keepdims' must be true or false");
+                keepdims = k->get<bool>();
+            }
+            plan.specs.push_back({cls, Config{{"keepdims", keepdims}}, first_input});
         } else if (cls == "Activation") {
             const json* a = Reader::member(*c, "activation");
             if (!a || !a->is_string()) r.fail(where, ": activation must be a name");
@@ -292,9 +373,7 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
             if (!Reader::is_null_or_absent(*c, "noise_shape")) r.fail(where, ": noise_shape is not supported");
             plan.specs.push_back({"Dropout", Config{{"rate", r.number_of(*c, "rate", where)}}, first_input});
         } else if (cls == "Flatten") {
-            if (const json* f = Reader::member(*c, "data_format");
-                f && f->is_string() && f->get<std::string>() != "channels_last")
-                r.fail(where, ": data_format ", f->dump(), " is not supported (only channels_last)");
+            r.check_channels_last(*c, where);
             plan.specs.push_back({"Flatten", Config{}, first_input});
         } else if (cls == "Reshape") {
             const json* t = Reader::member(*c, "target_shape");
@@ -308,7 +387,8 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
             plan.specs.push_back({"Reshape", Config{{"target_shape", dims}}, first_input});
         } else {
             r.fail(where, ": layer class '", cls,
-                   "' is not supported (supported: InputLayer, Dense, Activation, Dropout, Flatten, Reshape)");
+                   "' is not supported (supported: InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, "
+                   "GlobalAveragePooling2D, Activation, Dropout, Flatten, Reshape)");
         }
         plans.push_back(std::move(plan));
     }
@@ -668,11 +748,13 @@ ordered_json layer_json(const Layer<S>& layer) {
     c["trainable"] = true;
     c["dtype"] = policy();
     const auto field = [&](const char* n) { return config.find(n); };
-    if (kind == "Dense") {
-        c["units"] = std::get<Index>(*field("units"));
+    // Keras's get_config keys of Dense and Conv2D after their own: activation, bias,
+    // initializers, regularizers and constraints (Conv2D's activity_regularizer among them).
+    const auto weighted = [&](bool activity_regularizer) {
         const ConfigValue* a = field("activation");
         c["activation"] = a ? std::get<std::string>(*a) : std::string("linear");
-        c["use_bias"] = true;
+        const ConfigValue* use_bias = field("use_bias");
+        c["use_bias"] = use_bias ? std::get<bool>(*use_bias) : true;
         c["kernel_initializer"] = initializer(field("kernel_initializer"), "glorot_uniform");
         c["bias_initializer"] = initializer(field("bias_initializer"), "zeros");
         const ConfigValue* reg = field("kernel_regularizer");
@@ -684,8 +766,34 @@ ordered_json layer_json(const Layer<S>& layer) {
                                        {"registered_name", nullptr}};
         else c["kernel_regularizer"] = nullptr;
         c["bias_regularizer"] = nullptr;
+        if (activity_regularizer) c["activity_regularizer"] = nullptr;
         c["kernel_constraint"] = nullptr;
         c["bias_constraint"] = nullptr;
+    };
+    const auto pair = [&](const char* n) { return std::get<std::vector<Index>>(*field(n)); };
+    if (kind == "Dense") {
+        c["units"] = std::get<Index>(*field("units"));
+        weighted(false);
+    } else if (kind == "Conv2D") {
+        // base_conv.py's get_config, in its order.
+        c["filters"] = std::get<Index>(*field("filters"));
+        c["kernel_size"] = pair("kernel_size");
+        c["strides"] = pair("strides");
+        c["padding"] = std::get<std::string>(*field("padding"));
+        c["data_format"] = "channels_last";
+        c["dilation_rate"] = {1, 1};
+        c["groups"] = 1;
+        weighted(true);
+    } else if (kind == "MaxPooling2D" || kind == "AveragePooling2D") {
+        // base_pooling.py's get_config.
+        c["pool_size"] = pair("pool_size");
+        c["padding"] = std::get<std::string>(*field("padding"));
+        c["strides"] = pair("strides");
+        c["data_format"] = "channels_last";
+    } else if (kind == "GlobalAveragePooling2D") {
+        // base_global_pooling.py's get_config.
+        c["data_format"] = "channels_last";
+        c["keepdims"] = std::get<bool>(*field("keepdims"));
     } else if (kind == "Activation") {
         c["activation"] = std::get<std::string>(*field("activation"));
     } else if (kind == "Dropout") {
@@ -698,7 +806,8 @@ ordered_json layer_json(const Layer<S>& layer) {
         c["target_shape"] = std::get<std::vector<Index>>(*field("target_shape"));
     } else {
         refuse_write(layer.where() +
-                     ": its Keras form is not written yet (Dense, Activation, Dropout, Flatten, Reshape)");
+                     ": its Keras form is not written yet (Dense, Conv2D, MaxPooling2D, AveragePooling2D, "
+                     "GlobalAveragePooling2D, Activation, Dropout, Flatten, Reshape)");
     }
     for (const auto& [n, v] : config.fields())
         if (!c.contains(n)) refuse_write(layer.where() + ": option '" + n + "' has no Keras form here");
