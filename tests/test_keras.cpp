@@ -125,6 +125,15 @@ TEST_CASE("Keras snake case names the weight groups as Keras does", "[keras]") {
     CHECK(snake_case("GlobalAveragePooling2D") == "global_average_pooling2d");
     CHECK(snake_case("BatchNormalization") == "batch_normalization");
     CHECK(snake_case("InputLayer") == "input_layer");
+    // Keras's to_snake_case on names of other shapes: runs of capitals, a leading capital.
+    CHECK(snake_case("ReLU") == "re_lu");
+    CHECK(snake_case("PReLU") == "p_re_lu");
+    CHECK(snake_case("ABCDef") == "abc_def");
+    CHECK(snake_case("GRU") == "gru");
+    CHECK(snake_case("My_Layer") == "my__layer");
+    // lamina's own layer names are the same snake case.
+    lamina::Sequential<float> model{lamina::Dense(2, {.input_dim = 3}), lamina::Dense(2)};
+    CHECK(model.layer(1).name() == snake_case(model.layer(1).kind()) + "_1");
 }
 
 TEST_CASE("A Keras 3 .keras file loads: layers, weights, compile config, predictions", "[keras]") {

@@ -53,6 +53,7 @@
 #include <lamina/core/config.hpp>
 #include <lamina/core/error.hpp>
 #include <lamina/core/shape.hpp>
+#include <lamina/detail/snake_case.hpp>
 #include <lamina/io/file.hpp>
 #include <lamina/io/hdf5.hpp>
 #include <lamina/io/hdf5_writer.hpp>
@@ -71,21 +72,9 @@ namespace detail::keras {
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-/// Keras's `naming.to_snake_case` for class names: "Dense" -> "dense", "MaxPooling2D" ->
-/// "max_pooling2d", "BatchNormalization" -> "batch_normalization".
-inline std::string snake_case(std::string_view name) {
-    std::string s;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-        const auto c = static_cast<unsigned char>(name[i]);
-        if (!std::isalnum(c) && c != '_') continue;
-        const bool upper = std::isupper(c) != 0;
-        const bool next_lower = i + 1 < name.size() && std::islower(static_cast<unsigned char>(name[i + 1])) != 0;
-        const bool prev_lower = i > 0 && std::islower(static_cast<unsigned char>(name[i - 1])) != 0;
-        if (upper && !s.empty() && s.back() != '_' && (next_lower || prev_lower)) s += '_';
-        s += static_cast<char>(std::tolower(c));
-    }
-    return s;
-}
+/// Keras's snake case of a class name ("MaxPooling2D" -> "max_pooling2d"): the one lamina's
+/// layer names use, so that a model's names and its Keras weight groups agree.
+inline std::string snake_case(std::string_view name) { return lamina::detail::keras_snake_case(name); }
 
 /// Keras class names of lamina's initializers and back: "glorot_uniform" <-> "GlorotUniform".
 inline std::string camel_case(std::string_view snake) {

@@ -16,6 +16,7 @@
 #include <lamina/core/random.hpp>
 #include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/detail/snake_case.hpp>
 #include <lamina/layers/layer.hpp>
 
 namespace lamina::detail {
@@ -115,19 +116,9 @@ public:
 
 private:
     // Keras's automatic names: "dense", "dense_1", "conv2d", "max_pooling2d", ...: the kind in
-    // snake case, as Keras's to_snake_case makes it (an underscore before each capital that
-    // starts a lower-case word, or that follows a lower-case letter).
+    // snake case, as Keras's to_snake_case makes it.
     std::string keras_name(const std::string& kind) {
-        std::string base;
-        const auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
-        const auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
-        for (std::size_t i = 0; i < kind.size(); ++i) {
-            const char c = kind[i];
-            const bool starts_word = upper(c) && i > 0 &&
-                                     ((i + 1 < kind.size() && lower(kind[i + 1])) || lower(kind[i - 1]));
-            if (starts_word) base += '_';
-            base += upper(c) ? char(c - 'A' + 'a') : c;
-        }
+        const std::string base = keras_snake_case(kind);
         const Index same = kinds_[kind]++;
         return same == 0 ? base : base + "_" + std::to_string(same);
     }
