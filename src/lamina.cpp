@@ -34,6 +34,8 @@ template std::unique_ptr<Layer<float>> Flatten::build<float>(const Shape&) const
 template std::unique_ptr<Layer<double>> Flatten::build<double>(const Shape&) const;
 template std::unique_ptr<Layer<float>> Reshape::build<float>(const Shape&) const;
 template std::unique_ptr<Layer<double>> Reshape::build<double>(const Shape&) const;
+template std::unique_ptr<Layer<float>> BatchNormalization::build<float>(const Shape&) const;
+template std::unique_ptr<Layer<double>> BatchNormalization::build<double>(const Shape&) const;
 template std::unique_ptr<Layer<float>> Conv2D::build<float>(const Shape&) const;
 template std::unique_ptr<Layer<double>> Conv2D::build<double>(const Shape&) const;
 template std::unique_ptr<Layer<float>> MaxPooling2D::build<float>(const Shape&) const;

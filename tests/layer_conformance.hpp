@@ -79,7 +79,8 @@ double max_difference(const A& a, const B& b) {
 inline bool same_traits(const LayerTraits& a, const LayerTraits& b) {
     return a.random_in_training == b.random_in_training && a.reads_input_nonzeros == b.reads_input_nonzeros &&
            a.prepares_batch == b.prepares_batch && a.row_softmax == b.row_softmax &&
-           a.gradient_slices == b.gradient_slices;
+           a.backward_as_first == b.backward_as_first && a.gradient_slices == b.gradient_slices &&
+           a.batch_slices == b.batch_slices;
 }
 
 /// A layer alone with its own flat buffers, as a model would bind it.
@@ -98,6 +99,21 @@ struct Bound {
         return y;
     }
 };
+
+/// What a model does before a training forward of the whole batch x: the layer's
+/// `batch_forward`, in `parts` slices (nothing for layers without `batch_slices`); the
+/// moving averages stay as they are (update false), so that the checks see fixed weights.
+template <Scalar S>
+void before_forward(Layer<S>& layer, ConstMatrixRef<S> x, Index parts = 1) {
+    if (layer.traits().batch_slices <= 0) return;
+    for (Index part = 0; part < parts; ++part) layer.batch_forward(x, part, parts, false);
+}
+/// What a model does before the training backwards of the whole batch: `batch_backward`.
+template <Scalar S>
+void before_backward(Layer<S>& layer, ConstMatrixRef<S> x, ConstMatrixRef<S> dy, Index parts = 1) {
+    if (layer.traits().batch_slices <= 0) return;
+    for (Index part = 0; part < parts; ++part) layer.batch_backward(x, dy, part, parts);
+}
 
 /// Input shape, output shape and weights as the contract says.
 inline void check_shapes(Bound<double>& b, const Shape& input_shape, const Pass& train, Index rows) {
@@ -149,6 +165,7 @@ inline void check_shapes(Bound<double>& b, const Shape& input_shape, const Pass&
     // training forward after begin_batch, where the traits ask for it).
     if (layer.traits().prepares_batch) b.layer->begin_batch(rows);
     const MD x = MD::Random(rows, layer.input_dim());
+    before_forward<double>(*b.layer, x);
     MD out = MD::Constant(rows + 2, layer.output_dim() + 2, 7777.0);
     out.block(1, 1, rows, layer.output_dim()).setConstant(nan);
     layer.forward(x, out.block(1, 1, rows, layer.output_dim()), train);
@@ -173,13 +190,17 @@ inline void check_gradients(Bound<double>& b, const Pass& train, Index rows, std
     MD x = MD::Random(rows, layer.input_dim());
     const MD r = MD::Random(rows, layer.output_dim());  // dL/dy
     MD y(rows, layer.output_dim());
+    // The loss of a training pass, whose statistics (batch_forward) follow x.
     const auto loss = [&] {
+        before_forward<double>(layer, x);
         layer.forward(x, y, train);
         return y.cwiseProduct(r).sum() + layer.regularization_loss();
     };
 
+    before_forward<double>(layer, x);
     layer.forward(x, y, train);
     MD dx = MD::Constant(rows, layer.input_dim(), nan);
+    before_backward<double>(layer, x, r);
     layer.backward(x, y, r, dx, train);
     {
         INFO("the input gradient of backward");
@@ -189,18 +210,44 @@ inline void check_gradients(Bound<double>& b, const Pass& train, Index rows, std
 
     // gradient follows the training forward and backward of its batch (the differences above
     // ran forward on other inputs), whose kept values it may read (backward_as_first).
+    before_forward<double>(layer, x);
     layer.forward(x, y, train);
+    before_backward<double>(layer, x, r);
     layer.backward(x, y, r, dx, train);
-    const Index count = layer.parameter_count();
+    const Index count = layer.trainable_count();
     b.grads.setConstant(nan);
     const ParameterRange whole = layer.gradient(x, r, 0, 1);
-    const VD analytic = b.grads;
+    const VD analytic = b.grads.head(count);
     {
         INFO("the weight gradient of gradient(x, dy, 0, 1)");
         CHECK(whole.offset == 0);
         CHECK(whole.size == count);
         REQUIRE(analytic.allFinite());
         CHECK(max_gradient_error(b.params.data(), count, analytic.data(), loss) < tol);
+    }
+    if (count < layer.parameter_count()) {
+        INFO("the non-trainable weights follow the trainable ones, which gradient never writes");
+        CHECK(std::isnan(b.grads(count)));
+        const auto& specs = layer.weight_specs();
+        const auto first_fixed = std::find_if(specs.begin(), specs.end(), [](const auto& w) { return !w.trainable; });
+        CHECK(std::all_of(first_fixed, specs.end(), [](const auto& w) { return !w.trainable; }));
+    }
+    if (traits.batch_slices > 0) {
+        INFO("batch_forward and batch_backward in 2 and 3 slices give what one slice gives");
+        MD y_whole(rows, layer.output_dim()), dx_whole(rows, layer.input_dim());
+        before_forward<double>(layer, x);
+        layer.forward(x, y_whole, train);
+        before_backward<double>(layer, x, r);
+        layer.backward(x, y_whole, r, dx_whole, train);
+        for (Index parts = 2; parts <= std::min<Index>(traits.batch_slices, 3); ++parts) {
+            MD y_parts(rows, layer.output_dim()), dx_parts(rows, layer.input_dim());
+            before_forward<double>(layer, x, parts);
+            layer.forward(x, y_parts, train);
+            before_backward<double>(layer, x, r, parts);
+            layer.backward(x, y_parts, r, dx_parts, train);
+            CHECK(same(y_parts, y_whole));
+            CHECK(same(dx_parts, dx_whole));
+        }
     }
 
     CHECK(traits.gradient_slices >= 1);
@@ -251,6 +298,7 @@ inline void check_rows(Bound<double>& b, const Pass& train, Index rows) {
         Pass whole = train, first = train, second = train;
         whole.training = first.training = second.training = training;
         second.row = k;
+        if (training) before_forward<double>(layer, MD(x));
         const MD y = b.forward(MD(x), whole);
         MD y_blocks(rows, out);
         layer.forward(x.topRows(k), y_blocks.topRows(k), first);
@@ -261,6 +309,7 @@ inline void check_rows(Bound<double>& b, const Pass& train, Index rows) {
         CHECK(max_difference(b.forward(x, whole), y) < 1e-12);
 
         MD dx(rows, in);
+        if (training) before_backward<double>(layer, MD(x), r);
         layer.backward(MD(x), y, r, dx, whole);
         MD dx_blocks(rows, in);
         layer.backward(x.topRows(k), y.topRows(k), r.topRows(k), dx_blocks.topRows(k), first);
@@ -299,7 +348,10 @@ inline void check_config(const Bound<double>& b, const Shape& input_shape, const
     CHECK(copy.layer->regularization_loss() == layer.regularization_loss());
     const MD x = MD::Random(rows, layer.input_dim());
     if (copy.layer->traits().prepares_batch) copy.layer->begin_batch(rows);
-    CHECK(same(copy.forward(x, train), b.forward(x, train)));
+    before_forward<double>(*copy.layer, x);
+    const MD y_copy = copy.forward(x, train);
+    before_forward<double>(*b.layer, x);
+    CHECK(same(y_copy, b.forward(x, train)));
     // The float registry reads the same config.
     const auto as_float = LayerRegistry<float>::instance().create(layer.kind(), config, input_shape);
     CHECK(as_float->get_config() == config);

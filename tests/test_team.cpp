@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// lamina tests: the thread team's chunked jobs (run_phases) run every chunk once, phase by phase, whoever is late.
+// lamina tests: the thread team's chunked jobs (run_phases, run_stages) run every chunk once, stage by stage, whoever
+// is late.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -370,4 +371,38 @@ TEST_CASE("TeamChoice keeps the team or goes alone by the times it is given", "[
         TeamChoice choice(false);
         CHECK(run(choice, 2000, 2.0, 1.0) == 0);
     }
+}
+
+TEST_CASE("Team.run_stages runs each stage's chunks once, after every chunk of the stages before", "[team]") {
+    const int members = GENERATE(1, 2, 3);
+    Team team(members);
+    // Stages of 3, 0, 1, 5 and 2 chunks: an empty stage and a stage of one chunk between others.
+    const std::vector<Index> ends = {3, 3, 4, 9, 11};
+    std::vector<std::atomic<int>> runs(std::size_t(ends.back()));
+    std::atomic<int> finished{0}, early{0}, out_of_range{0};
+    int failures = 0;
+    for (int job = 0; job < 2000; ++job) {
+        finished.store(0, std::memory_order_relaxed);
+        for (auto& r : runs) r.store(0, std::memory_order_relaxed);
+        team.run_stages(ends, [&](Index stage, Index chunk) {
+            const Index start = stage == 0 ? 0 : ends[std::size_t(stage - 1)];
+            if (stage < 0 || stage >= Index(ends.size()) || chunk < 0 || start + chunk >= ends[std::size_t(stage)]) {
+                out_of_range.fetch_add(1);
+                return;
+            }
+            // Relaxed is enough: run_stages must order the stages before this one.
+            if (finished.load(std::memory_order_relaxed) < start) early.fetch_add(1);
+            runs[std::size_t(start + chunk)].fetch_add(1, std::memory_order_relaxed);
+            finished.fetch_add(1, std::memory_order_relaxed);
+        });
+        for (const auto& r : runs) failures += r.load(std::memory_order_relaxed) == 1 ? 0 : 1;
+    }
+    CHECK(failures == 0);
+    CHECK(early.load() == 0);
+    CHECK(out_of_range.load() == 0);
+
+    const std::vector<Index> decreasing = {3, 2};
+    CHECK_THROWS_AS(team.run_stages(decreasing, [](Index, Index) {}), std::invalid_argument);
+    const std::vector<Index> negative = {-1};
+    CHECK_THROWS_AS(team.run_stages(negative, [](Index, Index) {}), std::invalid_argument);
 }

@@ -10,6 +10,7 @@
 #include <lamina/io/model_file.hpp>
 #include <lamina/io/npz.hpp>
 #include <lamina/layers/activation.hpp>
+#include <lamina/layers/batch_normalization.hpp>
 #include <lamina/layers/conv2d.hpp>
 #include <lamina/layers/dense.hpp>
 #include <lamina/layers/dropout.hpp>

@@ -10,9 +10,9 @@ set(machinery
     "lamina::Sequential<(float|double)>::(fit|evaluate|predict|train_on_batch|loss_and_gradient|save|to_bytes|from_bytes|load_weights|add)\\("
     "lamina::Sequential<(float|double)>::Sequential\\(std::initializer_list"
     "lamina::detail::(FitLoop|TrainingStep|Inference|ModelMapping|LayerStack)<"
-    "lamina::detail::(DenseLayer|ElementwiseActivation|SoftmaxActivation|DropoutLayer|FlattenLayer|ReshapeLayer|Conv2DLayer|Pool2DLayer|GlobalAveragePooling2DLayer)<"
+    "lamina::detail::(DenseLayer|ElementwiseActivation|SoftmaxActivation|DropoutLayer|FlattenLayer|ReshapeLayer|Conv2DLayer|Pool2DLayer|GlobalAveragePooling2DLayer|BatchNormalizationLayer)<"
     "lamina::detail::(SgdState|AdamState|RmspropState|AdagradState)<"
-    "lamina::(Dense|Activation|Dropout|Flatten|Reshape|LayerFromConfig|Conv2D|Pooling2D<.*>|GlobalAveragePooling2D)::build<"
+    "lamina::(Dense|Activation|Dropout|Flatten|Reshape|LayerFromConfig|Conv2D|Pooling2D<.*>|GlobalAveragePooling2D|BatchNormalization)::build<"
     "lamina::(SGD|Adam|RMSprop|Adagrad)::build<"
     "lamina::LayerRegistry<(float|double)>::(instance|LayerRegistry)\\(")
 set(found "")

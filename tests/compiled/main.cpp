@@ -68,9 +68,11 @@ int main() {
     check(loaded.predict(bytes) == model.predict(bytes), "save, load_model, save_weights, load_weights");
     std::filesystem::remove_all(folder, ignored);
 
-    // A small convolutional model: the Conv2D and pooling specs and layers come from the library too.
+    // A small convolutional model: the Conv2D, pooling and BatchNormalization specs and layers
+    // come from the library too.
     lamina::Sequential<float> cnn{lamina::Reshape({2, 1, 1}, {.input_shape = {2}}),
                                   lamina::Conv2D(4, 1, {.activation = "relu"}),
+                                  lamina::BatchNormalization(),
                                   lamina::MaxPooling2D({1, 1}),
                                   lamina::AveragePooling2D({1, 1}),
                                   lamina::GlobalAveragePooling2D(),

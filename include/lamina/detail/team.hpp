@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -67,7 +68,8 @@ inline std::atomic<void (*)(int)> team_start_hook{nullptr};
 ///   whole time slice (milliseconds).
 /// - `run_phases(chunks_a, a, chunks_b, b)` runs a job of fixed chunks that members claim as
 ///   they come: `a(chunk)` once for every phase-A chunk, then, once all of them have finished,
-///   `b(chunk)` once for every phase-B chunk. A member that is late or descheduled only leaves
+///   `b(chunk)` once for every phase-B chunk (`run_stages` does the same for any number of
+///   stages). A member that is late or descheduled only leaves
 ///   its share to the others: the call waits for no member, only for chunks that members
 ///   have claimed. Which member runs a chunk is not known in advance, so results must be
 ///   written per chunk, which makes them the same whoever runs them.
@@ -183,15 +185,35 @@ public:
             throw std::invalid_argument("Team.run_phases: chunk counts " + std::to_string(chunks_a) + " and " +
                                         std::to_string(chunks_b) + " must be >= 0 and at most " +
                                         std::to_string(max_chunks) + " together");
-        job_ = {&call_chunk<std::remove_reference_t<A>>,
-                erase(phase_a),
-                &call_chunk<std::remove_reference_t<B>>,
-                erase(phase_b),
-                chunks_a,
-                chunks_a + chunks_b};
+        const Index ends[2] = {chunks_a, chunks_a + chunks_b};
+        run_stages(
+            ends, [&](Index stage, Index chunk) { stage == 0 ? phase_a(chunk) : phase_b(chunk); }, alone);
+    }
+
+    /// `run_phases` for any number of stages: stage s has `ends[s] - ends[s - 1]` chunks
+    /// (`ends[0]` for the first), and `stage(s, chunk)` runs for each of them once every chunk
+    /// of the stages before has finished. The same promises as `run_phases`: whoever claims a
+    /// chunk runs it, nobody waits for a member, nothing is allocated. `ends` must stay valid
+    /// until the call returns.
+    /// 	hrows std::invalid_argument when `ends` decreases, starts below 0 or passes 2^31 - 1.
+    template <class F>
+    void run_stages(std::span<const Index> ends, F&& stage, bool alone = false) {
+        Index before = 0;
+        for (const Index end : ends) {
+            if (end < before || end > max_chunks)
+                throw std::invalid_argument("Team.run_stages: the stages' ends must not decrease, start at 0 or "
+                                            "more and stay at most " +
+                                            std::to_string(max_chunks) + ", found " + std::to_string(end) + " after " +
+                                            std::to_string(before));
+            before = end;
+        }
+        job_ = {&call_chunk<std::remove_reference_t<F>>, erase(stage), ends.data(), Index(ends.size()), before};
         if (alone || size_ == 1 || job_.total <= 1) {  // no one to share with, or nothing to share
-            for (Index c = 0; c < chunks_a; ++c) job_.phase_a(job_.ctx_a, c);
-            for (Index c = 0; c < chunks_b; ++c) job_.phase_b(job_.ctx_b, c);
+            Index start = 0;
+            for (Index s = 0; s < job_.stages; ++s) {
+                for (Index c = start; c < ends[std::size_t(s)]; ++c) stage(s, c - start);
+                start = ends[std::size_t(s)];
+            }
             return;
         }
         // The previous job has ended, so claim_ holds a count of 0 and no member reads job_
@@ -224,19 +246,18 @@ private:
     static constexpr std::uint64_t count_mask = 0xffff'ffffu;      // the low half of claim_
     static constexpr Index max_chunks = 0x7fff'ffff;               // finished_ counts them in an int
 
-    /// One `run_phases` job: written by the caller while no member can read it (before the
+    /// One `run_stages` job: written by the caller while no member can read it (before the
     /// job is published to claim_), read by a member only while it holds a chunk of the job.
     struct Job {
-        void (*phase_a)(void*, Index) noexcept;
-        void* ctx_a;
-        void (*phase_b)(void*, Index) noexcept;
-        void* ctx_b;
-        Index chunks_a, total;
+        void (*stage)(void*, Index, Index) noexcept;
+        void* ctx;
+        const Index* ends;  // where each stage's chunks end, counted over the whole job
+        Index stages, total;
     };
 
     template <class F>
-    static void call_chunk(void* f, Index chunk) noexcept {
-        (*static_cast<F*>(f))(chunk);
+    static void call_chunk(void* f, Index stage, Index chunk) noexcept {
+        (*static_cast<F*>(f))(stage, chunk);
     }
     template <class F>
     static void* erase(F& f) noexcept {
@@ -281,26 +302,24 @@ private:
     ///   a word repeat, and even then the swap would be a genuine claim of the job that claim_
     ///   holds at that moment, since a member takes nothing from its load but the word itself.
     ///
-    /// A phase-B chunk first waits until finished_ reaches chunks_a: every phase-A chunk was
-    /// claimed before it, so this waits only on chunks that members are running. The acquire
-    /// loads make phase A's writes visible to phase B; the release increment publishes the
-    /// chunk's writes to phase B and to the caller.
+    /// A chunk first waits until finished_ reaches the number of chunks of the stages before
+    /// its own: every one of them was claimed before it, so this waits only on chunks that
+    /// members are running. The acquire loads make the earlier stages' writes visible; the
+    /// release increment publishes the chunk's writes to the later stages and to the caller.
     bool claim_and_run() noexcept {
         std::uint64_t word = claim_.load(std::memory_order_relaxed);
         do {
             if ((word & count_mask) == 0) return false;
         } while (!claim_.compare_exchange_weak(word, word - 1, std::memory_order_acquire, std::memory_order_relaxed));
         const Index chunk = job_.total - Index(word & count_mask);
-        if (chunk < job_.chunks_a) {
-            job_.phase_a(job_.ctx_a, chunk);
-        } else {
-            int finished = finished_.load(std::memory_order_acquire);
-            while (finished < job_.chunks_a) {
-                await_change(finished_, finished);
-                finished = finished_.load(std::memory_order_acquire);
-            }
-            job_.phase_b(job_.ctx_b, chunk - job_.chunks_a);
+        Index stage = 0, start = 0;
+        while (chunk >= job_.ends[stage]) start = job_.ends[stage++];
+        int finished = finished_.load(std::memory_order_acquire);
+        while (finished < start) {
+            await_change(finished_, finished);
+            finished = finished_.load(std::memory_order_acquire);
         }
+        job_.stage(job_.ctx, stage, chunk - start);
         // After this increment the job may end and job_ be rewritten: nothing reads it below.
         finished_.fetch_add(1, std::memory_order_release);
         finished_.notify_all();  // a syscall only when a member sleeps on it

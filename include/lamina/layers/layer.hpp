@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,10 +27,13 @@ using Weights = std::vector<Matrix<S>>;
 
 /// The name and shape of one of a layer's weight arrays, as Keras names them: "kernel"
 /// (784, 100), "bias" (100). The arrays lie one after the other in the layer's part of the
-/// model's flat buffer, each row-major.
+/// model's flat buffer, each row-major, the trainable ones first.
 struct WeightSpec {
     std::string name;
     Shape shape;
+    /// False for a weight the layer keeps up to date itself and the optimizer never changes
+    /// (BatchNormalization's moving mean and variance); saved and loaded as the others are.
+    bool trainable = true;
 };
 
 /// The range of a layer's parameters, relative to its first one, that one slice of
@@ -78,6 +82,11 @@ struct LayerTraits {
     bool row_softmax = false;
     /// How many disjoint slices `gradient` can write concurrently (at least 1).
     Index gradient_slices = 1;
+    /// Training forward and backward read statistics of the whole batch (BatchNormalization's
+    /// mean and variance): when above 0, the model calls `batch_forward` before the batch's
+    /// training forwards and `batch_backward` before its backwards, each in up to this many
+    /// disjoint slices that may run concurrently.
+    Index batch_slices = 0;
 };
 
 /// A layer of a `Sequential` model.
@@ -122,8 +131,10 @@ public:
 
     /// The weight arrays' names and shapes, in Keras's order.
     [[nodiscard]] const std::vector<WeightSpec>& weight_specs() const noexcept { return weight_specs_; }
-    /// Number of trainable scalars the layer owns in the model's flat buffer.
+    /// Number of scalars the layer owns in the model's flat buffer, trainable or not.
     [[nodiscard]] Index parameter_count() const noexcept { return parameter_count_; }
+    /// Number of those that are trainable: the first ones (`gradient` writes only them).
+    [[nodiscard]] Index trainable_count() const noexcept { return trainable_count_; }
     /// Points the layer's weights at `params` and its gradients at `grads`, each
     /// `parameter_count()` long, owned by the model and valid until the next `bind`.
     virtual void bind(S* params, S* grads) {
@@ -145,6 +156,20 @@ public:
     virtual void backward(ConstMatrixRef<S> x, ConstMatrixRef<S> y, ConstMatrixRef<S> dy, MatrixRef<S> dx,
                           const Pass& pass = {}) const = 0;
 
+    /// For layers whose traits set `batch_slices`: slice `part` of `parts` of what the training
+    /// forward of the batch reads of the whole batch x (rows x input_dim()), before any block
+    /// of its rows runs `forward`. `update` is true when the step goes on to update the
+    /// weights (fit, train_on_batch), false when it only computes the gradient
+    /// (loss_and_gradient): a layer updates its own non-trainable weights (moving averages)
+    /// only then. Slices of different `part` are disjoint and may run concurrently; what a
+    /// slice computes must not depend on `parts`, so that any thread count trains the same.
+    virtual void batch_forward(ConstMatrixRef<S> /*x*/, Index /*part*/, Index /*parts*/, bool /*update*/) {}
+    /// For layers whose traits set `batch_slices`: slice `part` of `parts` of what backward
+    /// reads of the whole batch (x and dy, rows x input_dim() and rows x output_dim()), after
+    /// the batch's training forward and before any block of its rows runs `backward`; also
+    /// what `gradient` then writes. The same rules as `batch_forward`.
+    virtual void batch_backward(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*dy*/, Index /*part*/, Index /*parts*/) {}
+
     /// Called before each training batch of `rows` rows, from one thread, with the weights that
     /// batch reads, for layers whose traits set `prepares_batch`: a layer may make there what
     /// every block of rows reads (Dense: its kernel transposed) and size what its training
@@ -157,9 +182,9 @@ public:
 
     /// Writes slice `part` (0 <= part < parts <= traits().gradient_slices) of the parameter
     /// gradient dL/dw from the whole batch, overwriting (no zeroing pass needed), and returns
-    /// the range written. Slices of different `part` are disjoint and may run concurrently.
-    /// It follows the training `forward` and `backward` of the same batch (of every block of
-    /// its rows, at their `Pass::row`), whose kept values a layer may read
+    /// the range written; the slices' ranges tile [0, trainable_count()). Slices of different `part` are disjoint and
+    /// may run concurrently. It follows the training `forward` and `backward` of the same batch (of every block of its
+    /// rows, at their `Pass::row`), whose kept values a layer may read
     /// (`backward_as_first`).
     virtual ParameterRange gradient(ConstMatrixRef<S> /*x*/, ConstMatrixRef<S> /*dy*/, Index /*part*/,
                                     Index /*parts*/) {
@@ -228,15 +253,20 @@ protected:
         input_dim_ = input_shape_.size();
         output_dim_ = output_shape_.size();
     }
-    /// Declares the next weight array; derived constructors call it, in Keras's order.
-    /// \throws std::invalid_argument when the layer's parameters would overflow an Index.
-    void add_weight(std::string name, const Shape& shape) {
+    /// Declares the next weight array; derived constructors call it, in Keras's order, the
+    /// trainable ones first (as Keras orders a layer's weights).
+    /// \throws std::invalid_argument when the layer's parameters would overflow an Index;
+    ///         std::logic_error for a trainable weight after a non-trainable one.
+    void add_weight(std::string name, const Shape& shape, bool trainable = true) {
         const Shape checked = Shape::checked(shape.dims(), kind(), name);
         const Index n = checked.size();
         if (n > std::numeric_limits<Index>::max() - parameter_count_)
             throw std::invalid_argument(kind() + ": the weights have more values than an index can count");
+        if (trainable && trainable_count_ != parameter_count_)
+            throw std::logic_error(kind() + ": trainable weight '" + name + "' after a non-trainable one");
         parameter_count_ += n;
-        weight_specs_.push_back({std::move(name), checked});
+        if (trainable) trainable_count_ += n;
+        weight_specs_.push_back({std::move(name), checked, trainable});
     }
     /// The layer's weights and gradients in the model's buffers, as `bind` gave them.
     [[nodiscard]] S* params() const noexcept { return params_; }
@@ -246,7 +276,7 @@ private:
     Shape input_shape_, output_shape_;
     Index input_dim_ = 0, output_dim_ = 0;
     std::vector<WeightSpec> weight_specs_;
-    Index parameter_count_ = 0;
+    Index parameter_count_ = 0, trainable_count_ = 0;
     S* params_ = nullptr;
     S* grads_ = nullptr;
     Index index_ = 0;

@@ -17,6 +17,7 @@
 #include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
 #include <lamina/layers/activation.hpp>
+#include <lamina/layers/batch_normalization.hpp>
 #include <lamina/layers/conv2d.hpp>
 #include <lamina/layers/dense.hpp>
 #include <lamina/layers/dropout.hpp>
@@ -101,6 +102,7 @@ template <Scalar S>
 LayerRegistry<S>::LayerRegistry() {
     add("Activation", &detail::activation_from_config<S>);
     add("AveragePooling2D", &detail::Pool2DLayer<S, detail::PoolMode::average>::from_config);
+    add("BatchNormalization", &detail::BatchNormalizationLayer<S>::from_config);
     add("Conv2D", &detail::Conv2DLayer<S>::from_config);
     add("Dense", &detail::DenseLayer<S>::from_config);
     add("Dropout", &detail::DropoutLayer<S>::from_config);

@@ -124,8 +124,14 @@ public:
     [[nodiscard]] Shape input_shape() const { return stack_.empty() ? Shape{} : stack_[0].input_shape(); }
     /// The shape of one output sample, e.g. (10) (empty for an empty model).
     [[nodiscard]] Shape output_shape() const { return stack_.output_shape(); }
-    /// Number of trainable scalars (Keras `count_params`).
+    /// Number of weights, trainable or not (Keras `count_params`).
     [[nodiscard]] Index count_params() const noexcept { return stack_.params().size(); }
+    /// Number of trainable weights: all but BatchNormalization's moving averages.
+    [[nodiscard]] Index count_trainable_params() const {
+        Index n = 0;
+        for (const auto& l : stack_.layers()) n += l->trainable_count();
+        return n;
+    }
 
     /// Every weight, layer after layer, each layer's arrays in turn (a Dense layer: kernel
     /// row-major, then bias).
@@ -153,8 +159,8 @@ public:
         }
         out << thick << '\n';
         out << "Total params: " << grouped(count_params()) << '\n';
-        out << "Trainable params: " << grouped(count_params()) << '\n';
-        out << "Non-trainable params: 0\n" << rule << '\n';
+        out << "Trainable params: " << grouped(count_trainable_params()) << '\n';
+        out << "Non-trainable params: " << grouped(count_params() - count_trainable_params()) << '\n' << rule << '\n';
     }
 
     /// Sets the loss, the optimizer and the metrics to report, as Keras's `compile`.
