@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -154,9 +155,11 @@ TEST_CASE("HDF5 reader reads legacy .h5 attributes: layer_names, weight_names, n
 }
 
 TEST_CASE("HDF5 reader refuses what it does not read, naming the file, object and feature", "[hdf5][errors]") {
-    CHECK_THAT(read_error("refused_gzip.h5"),
-               Catch::Contains(
-                   "refused_gzip.h5': /layers/dense/vars/0: chunked storage with filter 1 (deflate) is not supported"));
+    CHECK_THAT(read_error("refused_lzf.h5"),
+               Catch::Contains("refused_lzf.h5': /layers/dense/vars/0: chunked storage with filter 32000 is not "
+                               "supported; only filters 1 (deflate) and 2 (shuffle) are read"));
+    CHECK_THAT(read_error("refused_fletcher32.h5"),
+               Catch::Contains("/x: chunked storage with filter 3 (fletcher32) is not supported"));
     CHECK_THAT(read_error("refused_latest.h5"), Catch::Contains("superblock version 3"));
     CHECK_THAT(read_error("refused_softlink.h5"), Catch::Contains("/: soft link 'y' is not supported"));
     CHECK_THAT(parse_error({}, "empty.h5"), Catch::Contains("'empty.h5': /: not an HDF5 file"));
@@ -215,6 +218,108 @@ TEST_CASE("HDF5 reader: every truncation and every flipped byte is an io_error o
     }
 }
 
+#if defined(LAMINA_HAVE_ZLIB)
+
+TEST_CASE("HDF5 reader reads h5py's chunked datasets through deflate and shuffle", "[hdf5][chunked]") {
+    const File f = File::read(fixture("gzip.h5"));
+    CHECK(at(f, "layers/dense/vars/0").data.values<float>() == std::vector<float>(16, 1.0f));
+    // (5, 7) in chunks of (2, 3): the last row and column of chunks stick out of the dataset.
+    const Array& g = at(f, "gzip_f32").data;
+    CHECK(g.shape == std::vector<std::uint64_t>{5, 7});
+    const std::vector<float> gv = g.values<float>();
+    REQUIRE(gv.size() == 35);
+    for (std::size_t i = 0; i < 35; ++i) CHECK(gv[i] == static_cast<float>(i) / 4 - 3);
+    const std::vector<double> s = at(f, "shuffle_gzip_f64").data.values<double>();
+    REQUIRE(s.size() == 24);
+    for (std::size_t i = 0; i < 24; ++i) CHECK(s[i] == Approx(std::sin(static_cast<double>(i))).epsilon(1e-15));
+    const std::vector<std::int64_t> n = at(f, "shuffle_i64").data.values<std::int64_t>();
+    REQUIRE(n.size() == 10);
+    for (std::size_t i = 0; i < 10; ++i) CHECK(n[i] == static_cast<std::int64_t>(i) * -123456789);
+    const std::vector<std::int64_t> p = at(f, "plain_i32").data.values<std::int64_t>();
+    REQUIRE(p.size() == 24);
+    for (std::size_t i = 0; i < 24; ++i) CHECK(p[i] == static_cast<std::int64_t>(i));
+    // 300 one-element chunks: a chunk B-tree of two levels.
+    const std::vector<float> m = at(f, "many_chunks").data.values<float>();
+    REQUIRE(m.size() == 300);
+    for (std::size_t i = 0; i < 300; ++i) CHECK(m[i] == static_cast<float>(i) * 0.5f);
+    const Array& r4 = at(f, "rank4").data;
+    CHECK(r4.shape == std::vector<std::uint64_t>{2, 3, 4, 5});
+    const std::vector<float> rv = r4.values<float>();
+    REQUIRE(rv.size() == 120);
+    for (std::size_t i = 0; i < rv.size(); ++i) CHECK(rv[i] == static_cast<float>(i));
+    CHECK(at(f, "strings").data.strings == std::vector<std::string>{"one", "two", "three", "four", "five"});
+    CHECK(at(f, "zeros").data.values<float>() == std::vector<float>(64 * 64, 0.0f));
+}
+
+TEST_CASE("HDF5 reader: every truncation and flipped byte of a chunked file is an io_error or a read",
+          "[hdf5][chunked][errors]") {
+    const std::vector<std::byte> bytes = fixture_bytes("small_gzip.h5");
+    const File good = File::parse(bytes, "small_gzip.h5");
+    const std::vector<float> values = at(good, "x").data.values<float>();
+    CHECK(values == std::vector<float>{1.5f, -2.0f, 0.25f, 4.0f, 8.0f, -0.5f});
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+        const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+        try {
+            const File f = File::parse(cut, "cut.h5");
+            // A cut that still reads must read the same values (h5py leaves room unused).
+            CHECK(at(f, "x").data.values<float>() == values);
+        } catch (const lamina::io_error& e) {
+            REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: 'cut.h5': "));
+        }
+    }
+    std::size_t errors = 0;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        for (const std::byte mask : {std::byte{0x01}, std::byte{0x80}, std::byte{0xFF}}) {
+            std::vector<std::byte> flipped = bytes;
+            flipped[i] ^= mask;
+            try {
+                const File f = File::parse(flipped, "flipped.h5");
+                const Object* x = f.root().find("x");
+                if (x && !x->is_group) CHECK(x->data.bytes.size() == x->data.element_count() * x->data.item_size);
+            } catch (const lamina::io_error& e) {
+                ++errors;
+                REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: 'flipped.h5': "));
+            }
+        }
+    }
+    CHECK(errors > 0);
+}
+
+TEST_CASE("HDF5 reader checks a chunked dataset's declared sizes before it inflates", "[hdf5][chunked][errors]") {
+    const std::vector<std::byte> bytes = fixture_bytes("small_gzip.h5");
+    // /x's dataspace message: version 1, rank 2, ..., then the dimensions (2, 3) as 8-byte
+    // lengths, 8 bytes after the version.
+    std::size_t dims = 0;
+    for (std::size_t i = 8; i + 16 <= bytes.size(); ++i) {
+        std::uint64_t a = 0, b = 0;
+        std::memcpy(&a, bytes.data() + i, 8);
+        std::memcpy(&b, bytes.data() + i + 8, 8);
+        if (a == 2 && b == 3 && std::to_integer<int>(bytes[i - 8]) == 1 && std::to_integer<int>(bytes[i - 7]) == 2) {
+            dims = i;
+            break;
+        }
+    }
+    REQUIRE(dims != 0);
+    // (2^40, 3): far more than the file's chunks could hold, refused before any allocation.
+    std::vector<std::byte> huge = bytes;
+    const std::uint64_t big = std::uint64_t{1} << 40;
+    std::memcpy(huge.data() + dims, &big, 8);
+    CHECK_THAT(parse_error(huge, "huge.h5"), Catch::Contains("'huge.h5': /x: "));
+    // (3, 3): the chunks no longer cover the dataset.
+    std::vector<std::byte> more = bytes;
+    const std::uint64_t rows = 3;
+    std::memcpy(more.data() + dims, &rows, 8);
+    CHECK_THAT(parse_error(more, "more.h5"), Catch::Contains("/x: chunked storage holds 4 of the dataset's 6 chunks"));
+}
+
+#else
+
+TEST_CASE("HDF5 reader refuses deflated chunks without zlib, naming the filter", "[hdf5][chunked][errors]") {
+    CHECK_THAT(read_error("gzip.h5"), Catch::Contains("chunked storage with filter 1 (deflate) needs zlib"));
+}
+
+#endif
+
 TEST_CASE("HDF5 reader's values equal h5py's for every fixture", "[hdf5][h5py]") {
     if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
         WARN("skipped: /usr/bin/python3 with h5py is not available (Debian: apt-get install python3-h5py)");
@@ -267,8 +372,8 @@ TEST_CASE("HDF5 reader's values equal h5py's for every fixture", "[hdf5][h5py]")
         }
         return s.str();
     };
-    for (const std::string name :
-         {"types.h5", "keras3.weights.h5", "legacy_keras2.h5", "legacy_nested.h5", "deep_btree.h5", "small.h5"}) {
+    for (const std::string name : {"types.h5", "keras3.weights.h5", "legacy_keras2.h5", "legacy_nested.h5",
+                                   "deep_btree.h5", "small.h5", "gzip.h5", "small_gzip.h5"}) {
         INFO(name);
         const std::string cmd = "/usr/bin/python3 " + (dir / "dump.py").string() + " " + fixture(name).string() +
                                 " > " + (dir / "h5py.txt").string();

@@ -188,9 +188,34 @@ with h5py.File(f"{out}/deep_btree.h5", "w") as f:
     for i in range(N_BIG):
         g.create_dataset(str(i), data=np.int8(i % 100))
 
-# Refused: chunked + gzip, the 'latest' format (superblock 2+, new-style groups), a soft link.
-with h5py.File(f"{out}/refused_gzip.h5", "w") as f:
+# Chunked datasets as h5py writes them with chunks= and compression="gzip" (deflate, filter 1)
+# and shuffle=True (filter 2): edge chunks that stick out of the dataset, ranks 1 to 4, a chunk
+# B-tree of two levels (300 chunks, 64 to a node), variable-length strings, no filter at all.
+with h5py.File(f"{out}/gzip.h5", "w") as f:
     f.create_dataset("layers/dense/vars/0", data=np.ones((4, 4), np.float32), chunks=(2, 2), compression="gzip")
+    f.create_dataset("gzip_f32", data=np.arange(35, dtype=np.float32).reshape(5, 7) / 4 - 3, chunks=(2, 3),
+                     compression="gzip", compression_opts=9)
+    f.create_dataset("shuffle_gzip_f64", data=np.sin(np.arange(24)).reshape(4, 3, 2), chunks=(3, 2, 2),
+                     shuffle=True, compression="gzip")
+    f.create_dataset("shuffle_i64", data=np.arange(10, dtype=np.int64) * -123456789, chunks=(4,), shuffle=True)
+    f.create_dataset("plain_i32", data=np.arange(24, dtype=np.int32).reshape(6, 4), chunks=(4, 3))
+    f.create_dataset("many_chunks", data=np.arange(300, dtype=np.float32) * 0.5, chunks=(1,), compression="gzip")
+    f.create_dataset("rank4", data=np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5), chunks=(1, 2, 3, 2),
+                     compression="gzip", shuffle=True)
+    f.create_dataset("strings", data=np.array(["one", "two", "three", "four", "five"], dtype=h5py.string_dtype()),
+                     chunks=(2,), compression="gzip")
+    f.create_dataset("zeros", data=np.zeros((64, 64), np.float32), chunks=(64, 64), compression="gzip")
+# The small chunked file whose every truncation and flipped byte the unit tests try.
+with h5py.File(f"{out}/small_gzip.h5", "w") as f:
+    f.create_dataset("x", data=np.array([[1.5, -2.0, 0.25], [4.0, 8.0, -0.5]], np.float32), chunks=(1, 2),
+                     shuffle=True, compression="gzip")
+
+# Refused: filters other than deflate and shuffle (fletcher32, lzf), the 'latest' format
+# (superblock 2+, new-style groups), a soft link.
+with h5py.File(f"{out}/refused_fletcher32.h5", "w") as f:
+    f.create_dataset("x", data=np.ones(8, np.float32), chunks=(4,), fletcher32=True)
+with h5py.File(f"{out}/refused_lzf.h5", "w") as f:
+    f.create_dataset("layers/dense/vars/0", data=np.ones(8, np.float32), chunks=(4,), compression="lzf")
 with h5py.File(f"{out}/refused_latest.h5", "w", libver="latest") as f:
     f["x"] = np.ones(3, np.float32)
 with h5py.File(f"{out}/refused_softlink.h5", "w") as f:

@@ -12,20 +12,30 @@
 // - datasets with compact or contiguous storage of little-endian integers (1, 2, 4, 8 bytes),
 //   IEEE float32/float64, fixed-length strings and variable-length strings (global heap),
 //   any rank, simple, scalar and null dataspaces;
+// - chunked datasets as h5py writes them with `chunks=`, `compression="gzip"` and
+//   `shuffle=True` (layout message versions 1 to 3, a version-1 B-tree of chunks of any
+//   depth, the filter pipeline message): the deflate filter (1, through zlib: without
+//   LAMINA_HAVE_ZLIB it is refused, naming it) and the shuffle filter (2), in any order,
+//   with each chunk's filter mask; edge chunks that stick out of the dataset;
 // - attributes (message versions 1 to 3) of the same types;
 // - NIL, fill value, modification time, comment, reference count and B-tree "K" messages
 //   are skipped.
 // What it refuses, with an io_error naming the file, the object's path and the feature:
 // superblock versions 2 and 3, version-2 object headers ("OHDR"), new-style groups (link and
 // link-info messages), dense attribute storage, shared messages, soft and external links,
-// chunked storage (with its filters named), external storage, virtual datasets, big-endian,
+// chunked storage with other filters (named with their id: fletcher32 3, szip 4, lzf 32000,
+// ...), a filter twice, layout version 4's chunk indexes, chunks not written (read as the
+// fill value by HDF5), external storage, virtual datasets, big-endian,
 // VAX and non-IEEE numbers, float16, compound, enum, array, reference, opaque and time types,
 // variable-length sequences, and an object reached twice (a cycle or a shared object).
 //
 // Bounds: every read is checked against the file's bytes; every count is checked against the
 // bytes that could hold it before anything is allocated, so memory stays within a small
-// multiple of the file's size; every object, B-tree node and continuation block is read at
-// most once (a second visit is an error), so a cyclic file ends in an io_error, not a loop.
+// multiple of the file's size (a dataset holds at most 8 elements per byte of the file; the
+// chunks of a dataset inflate to at most 1032 times the file's bytes, deflate's largest
+// ratio, checked from their declared sizes before anything is inflated); every object,
+// B-tree node, chunk and continuation block is read at most once (a second visit is an
+// error), so a cyclic file ends in an io_error, not a loop.
 
 #include <algorithm>
 #include <cstddef>
@@ -39,6 +49,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#if defined(LAMINA_HAVE_ZLIB)
+#include <zlib.h>
+#endif
 
 #include <lamina/core/error.hpp>
 #include <lamina/io/file.hpp>
@@ -646,40 +660,308 @@ private:
         } else {
             fail(path, "data layout message version ", version, " is not supported");
         }
+        std::vector<std::byte> chunked;
         if (cls == 2) {
-            std::string named;
-            if (filters) named = filter_names(filters->data, path);
-            fail(path, "chunked storage", named, " is not supported; only contiguous and compact datasets are read");
+            chunked = read_chunked(l, version, type, space, needed, filters, path);
+            raw = chunked;
         }
         if (cls > 2) fail(path, "storage layout class ", cls, " (virtual dataset) is not supported");
         object.is_group = false;
         fill(object.data, type, space, raw, path);
     }
 
-    std::string filter_names(const View& m, const std::string& path) const {
-        const auto version = m.u(0, 1);
-        const std::uint64_t count = m.u(1, 1);
-        std::string out;
-        std::uint64_t p = version == 1 ? 8 : 2;
-        for (std::uint64_t i = 0; i < count && i < 32; ++i) {
-            const std::uint64_t id = m.u(p, 2);
-            out += (i == 0 ? " with filter " : ", filter ") + std::to_string(id);
-            if (id == 1) out += " (deflate)";
-            if (id == 2) out += " (shuffle)";
-            if (id == 3) out += " (fletcher32)";
-            if (version == 1 || id >= 256) {
-                const std::uint64_t name_length = m.u(p + 2, 2);
-                const std::uint64_t values = m.u(p + 6, 2);
-                p += 8 + (version == 1 ? (name_length + 7) / 8 * 8 : name_length) + values * 4;
-                if (version == 1 && values % 2 == 1) p += 4;
-            } else {
-                const std::uint64_t values = m.u(p + 4, 2);
-                p += 6 + values * 4;
-            }
-        }
-        (void)path;
+    // ---- chunked storage -------------------------------------------------------------
+
+    struct Filter {
+        std::uint64_t id;
+        std::uint64_t flags;
+        std::vector<std::uint64_t> values;  // client data
+    };
+
+    static std::string filter_text(std::uint64_t id) {
+        std::string out = "filter " + std::to_string(id);
+        if (id == 1) out += " (deflate)";
+        if (id == 2) out += " (shuffle)";
+        if (id == 3) out += " (fletcher32)";
+        if (id == 4) out += " (szip)";
+        if (id == 5) out += " (nbit)";
+        if (id == 6) out += " (scaleoffset)";
         return out;
     }
+
+    // The filter pipeline message (versions 1 and 2), at most 32 filters as HDF5 allows.
+    std::vector<Filter> read_filters(const View& m, const std::string& path) const {
+        const auto version = m.u(0, 1);
+        if (version != 1 && version != 2) fail(path, "filter pipeline message version ", version, " is not supported");
+        const std::uint64_t count = m.u(1, 1);
+        if (count > 32) fail(path, "filter pipeline of ", count, " filters, more than 32");
+        std::vector<Filter> out;
+        std::uint64_t p = version == 1 ? 8 : 2;
+        for (std::uint64_t i = 0; i < count; ++i) {
+            Filter f{m.u(p, 2), 0, {}};
+            std::uint64_t name_length = 0;
+            if (version == 1 || f.id >= 256) {
+                name_length = m.u(p + 2, 2);
+                p += 4;
+            } else {
+                p += 2;
+            }
+            f.flags = m.u(p, 2);
+            const std::uint64_t values = m.u(p + 2, 2);
+            p += 4 + (version == 1 ? (name_length + 7) / 8 * 8 : name_length);
+            (void)m.span(p, values * 4);  // bounds the count by the message's bytes
+            for (std::uint64_t v = 0; v < values; ++v) f.values.push_back(m.u(p + 4 * v, 4));
+            p += values * 4;
+            if (version == 1 && values % 2 == 1) p += 4;
+            out.push_back(std::move(f));
+        }
+        return out;
+    }
+
+    // The elements of a chunked dataset (layout versions 1 to 3: a version-1 B-tree of
+    // chunks), `needed` bytes, through the deflate and shuffle filters. Before anything is
+    // allocated: every chunk is found in the B-tree and checked to lie on the chunk grid
+    // inside the dataset, once; the chunks must cover the dataset (unwritten chunks, which
+    // would read as the fill value, are refused); and each chunk's size must be what its
+    // stored bytes could hold: the same size unfiltered, at most 1032 times (deflate's
+    // largest ratio) through deflate.
+    std::vector<std::byte> read_chunked(const View& l, std::uint64_t version, const Type& type, const Space& space,
+                                        std::uint64_t needed, const Message* filter_message, const std::string& path) {
+        std::vector<Filter> filters;
+        if (filter_message) filters = read_filters(filter_message->data, path);
+        std::uint64_t deflate = 32;  // the deflate filter's place in the pipeline (32: none)
+        std::uint64_t seen_ids = 0;
+        for (std::size_t k = 0; k < filters.size(); ++k) {
+            const Filter& f = filters[k];
+            if ((f.id == 1 || f.id == 2) && ((seen_ids >> f.id) & 1) != 0)
+                fail(path, "chunked storage with ", filter_text(f.id), " twice in its pipeline is not supported");
+            if (f.id == 1 || f.id == 2) seen_ids |= std::uint64_t{1} << f.id;
+            if (f.id == 1) {
+                deflate = k;
+#if !defined(LAMINA_HAVE_ZLIB)
+                fail(path, "chunked storage with filter 1 (deflate) needs zlib, and lamina was built without it "
+                           "(LAMINA_HAVE_ZLIB); save the file without compression, or rebuild with zlib");
+#endif
+            } else if (f.id != 2) {
+                fail(path, "chunked storage with ", filter_text(f.id),
+                     " is not supported; only filters 1 (deflate) and 2 (shuffle) are read");
+            }
+        }
+        if (version == 4) fail(path, "chunked storage of layout version 4 (HDF5 1.10+ chunk indexes) is not supported");
+        std::uint64_t dimensionality = 0, btree = undefined, p = 0;
+        if (version == 3) {
+            dimensionality = l.u(2, 1);
+            btree = l.offset(3);
+            p = 3 + offset_size_;
+        } else {
+            dimensionality = l.u(1, 1);
+            btree = l.offset(8);
+            p = 8 + offset_size_;
+        }
+        const std::size_t rank = space.shape.size();
+        if (space.null || dimensionality != rank + 1 || rank == 0)
+            fail(path, "chunked storage of ", dimensionality, " dimensions for a dataspace of rank ", rank);
+        std::vector<std::uint64_t> chunk(rank);
+        std::uint64_t chunk_bytes = type.size;
+        for (std::size_t d = 0; d < rank; ++d) {
+            chunk[d] = l.u(p + 4 * d, 4);
+            if (chunk[d] == 0) fail(path, "a chunk dimension of 0");
+            if (chunk_bytes > (std::uint64_t{1} << 32) / chunk[d])
+                fail(path, "chunks of more than 4 GiB (HDF5's limit)");
+            chunk_bytes *= chunk[d];
+        }
+        const std::uint64_t element_size = l.u(p + 4 * rank, 4);
+        if (element_size != type.size)
+            fail(path, "chunked storage of ", element_size, "-byte elements for a datatype of ", type.size, " bytes");
+        if (needed == 0) return {};
+        // The chunks the dataset needs, counted before any is read.
+        std::uint64_t expected = 1;
+        std::vector<std::uint64_t> grid(rank);
+        for (std::size_t d = 0; d < rank; ++d) {
+            grid[d] = (space.shape[d] + chunk[d] - 1) / chunk[d];
+            if (expected > bytes_.size() / grid[d])
+                fail(path, "chunked storage of more chunks than the file could index");
+            expected *= grid[d];
+        }
+        // What the chunks inflate to in all, bounded by what the file's bytes could hold: as
+        // many bytes unfiltered, 1032 times as many (deflate's largest ratio, plus a block's
+        // worth a chunk) through deflate. This bounds both the memory and the work.
+        const std::uint64_t file = bytes_.size();
+        const std::uint64_t limit = deflate < 32 ? 1032 * (file + expected) : file;
+        if (chunk_bytes > limit / expected)
+            fail(path, "chunked storage of ", expected, " chunks of ", chunk_bytes,
+                 " bytes: more than the file's bytes could hold", deflate < 32 ? " inflated" : "");
+        if (btree == undefined) fail(path, "chunked storage with no chunks written (fill values are not read)");
+        std::vector<Chunk> chunks;
+        const ChunkGrid g{rank, chunk, grid, space.shape, type.size, chunk_bytes, deflate, expected};
+        std::set<std::uint64_t> seen, addresses;
+        read_chunk_btree(btree, g, path, chunks, seen, addresses, -1);
+        if (chunks.size() != expected)
+            fail(path, "chunked storage holds ", chunks.size(), " of the dataset's ", expected,
+                 " chunks (unwritten chunks, the fill value, are not read)");
+        for (const Chunk& c : chunks) (void)at(c.address, c.size, path, "chunk");
+        std::vector<std::byte> out(static_cast<std::size_t>(needed));
+        for (const Chunk& c : chunks) {
+            std::span<const std::byte> data = at(c.address, c.size, path, "chunk").span(0, c.size);
+            // The filters in reverse order, skipping those the chunk's mask says were not
+            // applied; each step writes a buffer of its own (at most chunk_bytes + 1).
+            std::vector<std::byte> inflated, unshuffled;
+            for (std::size_t k = filters.size(); k-- > 0;) {
+                if (((c.mask >> k) & 1) != 0) continue;
+                if (filters[k].id == 1) {
+                    data = inflate_chunk(data, chunk_bytes, inflated, path);
+                } else {
+                    const std::uint64_t width = filters[k].values.empty() ? type.size : filters[k].values[0];
+                    data = unshuffle(data, width, unshuffled, path);
+                }
+            }
+            if (data.size() != chunk_bytes)
+                fail(path, "a chunk of ", data.size(), " bytes where its shape needs ", chunk_bytes);
+            place(data, c, g, out);
+        }
+        return out;
+    }
+
+    struct Chunk {
+        std::uint64_t address;
+        std::uint64_t size;  // stored (filtered) bytes
+        std::uint64_t mask;  // filters skipped
+        std::vector<std::uint64_t> offset;
+    };
+    struct ChunkGrid {
+        std::size_t rank;
+        std::vector<std::uint64_t> chunk, grid, shape;
+        std::uint64_t element;  // bytes
+        std::uint64_t chunk_bytes;
+        std::uint64_t deflate;  // the deflate filter's place in the pipeline, 32 for none
+        std::uint64_t expected;
+    };
+
+    void read_chunk_btree(std::uint64_t address, const ChunkGrid& g, const std::string& path,
+                          std::vector<Chunk>& chunks, std::set<std::uint64_t>& seen, std::set<std::uint64_t>& addresses,
+                          long expected_level) {
+        if (!nodes_.insert(address).second) fail(path, "B-tree node at address ", address, " is reached twice");
+        const View head = at(address, 8 + 2 * offset_size_, path, "chunk B-tree node");
+        if (head.u(0, 4) != 0x45455254) fail(path, "chunk B-tree node: bad signature");  // "TREE"
+        if (head.u(4, 1) != 1)
+            fail(path, "B-tree node of type ", head.u(4, 1), " where a chunk node (type 1) was expected");
+        const auto level = static_cast<long>(head.u(5, 1));
+        if (expected_level >= 0 && level != expected_level)
+            fail(path, "B-tree node at level ", level, " where level ", expected_level, " was expected");
+        const std::uint64_t used = head.u(6, 2);
+        const std::uint64_t key = 8 + 8 * (g.rank + 1);
+        const View body = at(address + 8 + 2 * offset_size_, used * (key + offset_size_) + key, path,
+                             "chunk B-tree node");
+        for (std::uint64_t i = 0; i < used; ++i) {
+            const std::uint64_t k = i * (key + offset_size_);
+            const std::uint64_t child = body.offset(k + key);
+            if (level > 0) {
+                read_chunk_btree(child, g, path, chunks, seen, addresses, level - 1);
+                continue;
+            }
+            Chunk c{child, body.u(k, 4), body.u(k + 4, 4), std::vector<std::uint64_t>(g.rank)};
+            std::uint64_t index = 0;
+            for (std::size_t d = 0; d < g.rank; ++d) {
+                c.offset[d] = body.u(k + 8 + 8 * d, 8);
+                if (c.offset[d] % g.chunk[d] != 0 || c.offset[d] >= g.shape[d])
+                    fail(path, "chunk at offset ", c.offset[d], " in dimension ", d, " lies off the grid of ",
+                         g.chunk[d], "-element chunks of a dimension of ", g.shape[d]);
+                index = index * g.grid[d] + c.offset[d] / g.chunk[d];
+            }
+            if (body.u(k + 8 + 8 * g.rank, 8) != 0) fail(path, "chunk with an offset in its element dimension");
+            if (!seen.insert(index).second) fail(path, "chunk ", index, " is listed twice");
+            if (!addresses.insert(c.address).second)
+                fail(path, "chunk data at address ", c.address, " is reached twice");
+            // What its stored bytes could hold: all of them unfiltered (or shuffled), 1032
+            // times as many through deflate (its largest ratio), plus a block's worth.
+            const bool inflated = g.deflate < 32 && ((c.mask >> g.deflate) & 1) == 0;
+            if (inflated ? g.chunk_bytes > 1032 * c.size + 1032 : g.chunk_bytes != c.size)
+                fail(path, "chunk of ", c.size, " stored bytes for ", g.chunk_bytes, " bytes of elements");
+            if (chunks.size() >= g.expected) fail(path, "more chunks than the dataset's ", g.expected);
+            chunks.push_back(std::move(c));
+        }
+    }
+
+    // Copies chunk `c`'s elements (its full shape, row-major) into `out` (the dataset,
+    // row-major), leaving out what lies past the dataset's edge.
+    static void place(std::span<const std::byte> data, const Chunk& c, const ChunkGrid& g,
+                      std::vector<std::byte>& out) {
+        const std::size_t r = g.rank;
+        const std::uint64_t element = g.element;
+        std::vector<std::uint64_t> extent(r), i(r, 0);
+        for (std::size_t d = 0; d < r; ++d) extent[d] = std::min(g.chunk[d], g.shape[d] - c.offset[d]);
+        const std::uint64_t run = extent[r - 1] * element;
+        while (true) {
+            // Row i[0..r-2] of the chunk: its first element in the chunk and in the dataset.
+            std::uint64_t from = 0, to = 0;
+            for (std::size_t d = 0; d < r; ++d) {
+                from = from * g.chunk[d] + (d + 1 < r ? i[d] : 0);
+                to = to * g.shape[d] + c.offset[d] + (d + 1 < r ? i[d] : 0);
+            }
+            std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(from * element), run,
+                        out.begin() + static_cast<std::ptrdiff_t>(to * element));
+            std::size_t d = r - 1;
+            while (d > 0 && ++i[d - 1] == extent[d - 1]) {
+                i[d - 1] = 0;
+                --d;
+            }
+            if (d == 0) break;
+        }
+    }
+
+    // HDF5's shuffle filter undone: the chunk holds byte 0 of every element, then byte 1, ...;
+    // bytes past the last whole element stay where they are.
+    std::span<const std::byte> unshuffle(std::span<const std::byte> in, std::uint64_t width,
+                                         std::vector<std::byte>& out, const std::string& path) const {
+        if (width == 0) fail(path, "shuffle filter of 0-byte elements");
+        out.assign(in.begin(), in.end());
+        if (width > 1 && in.size() >= width) {
+            const std::size_t n = in.size() / width;
+            for (std::size_t b = 0; b < width; ++b)
+                for (std::size_t e = 0; e < n; ++e) out[e * width + b] = in[b * n + e];
+        }
+        return out;
+    }
+
+#if defined(LAMINA_HAVE_ZLIB)
+    // Inflates the zlib stream `in` into `buffer`: exactly `want` bytes and the stream's end,
+    // with one byte of room past them to catch a stream that would go on.
+    std::span<const std::byte> inflate_chunk(std::span<const std::byte> in, std::uint64_t want,
+                                             std::vector<std::byte>& buffer, const std::string& path) const {
+        z_stream z{};
+        if (inflateInit(&z) != Z_OK) fail(path, "zlib could not start inflating");
+        struct End {
+            z_stream* z;
+            ~End() { inflateEnd(z); }
+        } end{&z};
+        buffer.resize(static_cast<std::size_t>(want) + 1);
+        std::size_t done = 0, pos = 0;
+        while (true) {
+            z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data() + pos));
+            const auto avail_in = static_cast<uInt>(std::min<std::size_t>(in.size() - pos, 1u << 30));
+            const auto avail_out = static_cast<uInt>(std::min<std::size_t>(buffer.size() - done, 1u << 30));
+            z.avail_in = avail_in;
+            z.next_out = reinterpret_cast<Bytef*>(buffer.data() + done);
+            z.avail_out = avail_out;
+            const int rc = ::inflate(&z, Z_NO_FLUSH);
+            pos += avail_in - z.avail_in;
+            done += avail_out - z.avail_out;
+            if (done > want) fail(path, "a deflated chunk holds more than its ", want, " bytes");
+            if (rc == Z_STREAM_END) break;
+            if (rc != Z_OK && rc != Z_BUF_ERROR)
+                fail(path, "corrupt deflated chunk (zlib: ", z.msg ? z.msg : "error " + std::to_string(rc), ")");
+            if (avail_in == z.avail_in && avail_out == z.avail_out)
+                fail(path, "a deflated chunk ends after ", done, " of its ", want, " bytes");
+        }
+        if (done != want) fail(path, "a deflated chunk holds ", done, " bytes, not its ", want);
+        return std::span<const std::byte>(buffer).first(done);
+    }
+#else
+    std::span<const std::byte> inflate_chunk(std::span<const std::byte>, std::uint64_t, std::vector<std::byte>&,
+                                             const std::string& path) const {
+        fail(path, "chunked storage with filter 1 (deflate) needs zlib (LAMINA_HAVE_ZLIB)");
+    }
+#endif
 
     std::span<const std::byte> bytes_;
     std::string_view file_;
