@@ -133,6 +133,26 @@ inline ByteVec zip_stored(const std::vector<std::pair<std::string, ByteVec>>& en
     return out.bytes;
 }
 
+/// A zip64 archive of one stored entry: its directory record gives both sizes and the local
+/// header's offset in a zip64 extra field, and zip64 end records lead to the directory. The
+/// directory declares `declared` bytes (a lie unless it is the data's size, which the local
+/// header gives).
+inline ByteVec zip64_stored(const std::string& name, const ByteVec& data, std::uint64_t declared) {
+    const std::uint32_t crc = crc32_bitwise(data, data.size());
+    LeWriter z;
+    z.u32(0x04034B50).u16(45).u16(0).u16(0).u16(0).u16(0x21).u32(crc).u32(data.size()).u32(data.size());
+    z.u16(name.size()).u16(0).raw(name).bytes_of(data);
+    const std::uint64_t dir = z.bytes.size();
+    z.u32(0x02014B50).u16(45).u16(45).u16(0).u16(0).u16(0).u16(0x21).u32(crc).u32(0xFFFFFFFF).u32(0xFFFFFFFF);
+    z.u16(name.size()).u16(28).u16(0).u16(0).u16(0).u32(0).u32(0xFFFFFFFF).raw(name);
+    z.u16(0x0001).u16(24).u64(declared).u64(declared).u64(0);
+    const std::uint64_t dir_size = z.bytes.size() - dir, eocd64 = z.bytes.size();
+    z.u32(0x06064B50).u64(44).u16(45).u16(45).u32(0).u32(0).u64(1).u64(1).u64(dir_size).u64(dir);
+    z.u32(0x07064B50).u32(0).u64(eocd64).u32(1);
+    z.u32(0x06054B50).u16(0).u16(0).u16(0xFFFF).u16(0xFFFF).u32(0xFFFFFFFF).u32(0xFFFFFFFF).u16(0);
+    return z.bytes;
+}
+
 /// A fresh temporary folder (`TempDir`) that can also list what is left in it.
 class SaveDir : public TempDir {
 public:

@@ -345,20 +345,7 @@ TEST_CASE("load_weights reads zip64 directories", "[npz]") {
     // One array, its sizes and offset moved into a zip64 extra field, with zip64 end records.
     const ByteVec npy = lamina::test::npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
                                                lamina::test::f32_bytes({7, 8}));
-    const std::uint32_t crc = lamina::test::crc32_bitwise(npy, npy.size());
-    const std::string name = "w.npy";
-    LeWriter z;
-    z.u32(0x04034B50).u16(45).u16(0).u16(0).u16(0).u16(0x21).u32(crc).u32(npy.size()).u32(npy.size());
-    z.u16(name.size()).u16(0).raw(name).bytes_of(npy);
-    const std::uint64_t dir = z.bytes.size();
-    z.u32(0x02014B50).u16(45).u16(45).u16(0).u16(0).u16(0).u16(0x21).u32(crc).u32(0xFFFFFFFF).u32(0xFFFFFFFF);
-    z.u16(name.size()).u16(28).u16(0).u16(0).u16(0).u32(0).u32(0xFFFFFFFF).raw(name);
-    z.u16(0x0001).u16(24).u64(npy.size()).u64(npy.size()).u64(0);
-    const std::uint64_t dir_size = z.bytes.size() - dir, eocd64 = z.bytes.size();
-    z.u32(0x06064B50).u64(44).u16(45).u16(45).u32(0).u32(0).u64(1).u64(1).u64(dir_size).u64(dir);
-    z.u32(0x07064B50).u32(0).u64(eocd64).u32(1);
-    z.u32(0x06054B50).u16(0).u16(0).u16(0xFFFF).u16(0xFFFF).u32(0xFFFFFFFF).u32(0xFFFFFFFF).u16(0);
-    const auto entries = lamina::io::decode_npz(z.bytes, "zip64.npz");
+    const auto entries = lamina::io::decode_npz(lamina::test::zip64_stored("w.npy", npy, npy.size()), "zip64.npz");
     REQUIRE(entries.size() == 1);
     CHECK(entries[0].name == "w");
     CHECK(lamina::io::npy_values<float>(entries[0].array, "zip64.npz", "w") == std::vector<float>{7, 8});

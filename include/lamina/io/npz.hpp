@@ -49,6 +49,7 @@ inflated byte count and CRC-32 must agree with the directory.
 #include <lamina/core/types.hpp>
 #include <lamina/io/crc32.hpp>
 #include <lamina/io/file.hpp>
+#include <lamina/io/stored_zip.hpp>
 #include <lamina/io/zip.hpp>
 
 namespace lamina::io {
@@ -76,16 +77,6 @@ namespace detail {
 
 inline constexpr std::string_view npz_reader = "lamina::io::read_npz";
 inline constexpr std::string_view npy_magic = "\x93NUMPY";
-
-inline std::uint64_t load_le(const std::byte* p, std::size_t n) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
-    return v;
-}
-
-inline void store_le(std::vector<std::byte>& out, std::uint64_t v, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) out.push_back(std::byte(static_cast<std::uint8_t>(v >> (8 * i))));
-}
 
 /// "(784, 100)" or "(100,)" or "()", as Python writes a tuple.
 inline std::string python_tuple(const std::vector<std::uint64_t>& shape) {
@@ -408,67 +399,25 @@ template <Scalar S>
 /// \throws lamina::error for an empty, duplicate, over-long or non-ASCII name, or an
 ///         archive over 4 GiB (which would need zip64).
 [[nodiscard]] inline std::vector<std::byte> encode_npz(const std::vector<NpzEntry>& entries) {
-    using detail::store_le;
-    std::vector<std::byte> out, directory;
-    std::uint16_t count = 0;
+    zip::Writer archive;
+    std::uint64_t offset = 0;  // where the next local header goes
     for (std::size_t k = 0; k < entries.size(); ++k) {
         const auto& entry = entries[k];
         const std::string name = entry.name + ".npy";
         bool ok = !entry.name.empty() && name.size() < 256;
         for (const char c : name) ok = ok && c > 0x20 && c < 0x7F;
         for (std::size_t j = 0; ok && j < k; ++j) ok = entries[j].name != entry.name;
-        if (!ok || entries.size() > 0xFFFF)
+        if (!ok || entries.size() >= 0xFFFF)
             throw error("lamina::io::encode_npz: cannot store the array name '" + entry.name +
                         "' (empty, repeated, over 250 bytes or not printable ASCII without spaces)");
         const std::vector<std::byte> npy = encode_npy(entry.array);
-        const std::uint64_t offset = out.size();
-        if (npy.size() > 0xFFFFFFF0u || offset > 0xFFFFFFF0u - npy.size() - 4096)
+        // Room for this entry and every directory record (up to 4096 bytes) below 4 GiB.
+        if (npy.size() > 0xFFFFFFF0u - 4096 || offset > 0xFFFFFFF0u - 4096 - npy.size())
             throw error("lamina::io::encode_npz: the archive would exceed 4 GiB, which needs zip64 (not written)");
-        const std::uint32_t crc = crc32(npy);
-        // The fields a local header and its central directory record share, from "version
-        // needed" to "extra length": version 2.0, no flags, stored, 1980-01-01 00:00 (DOS date
-        // 0x21), the checksum, both sizes (stored: equal), the name's length, no extra field.
-        const auto store_shared_fields = [&](std::vector<std::byte>& to) {
-            store_le(to, 20, 2);
-            store_le(to, 0, 2);
-            store_le(to, 0, 2);
-            store_le(to, 0, 2);
-            store_le(to, 0x21, 2);
-            store_le(to, crc, 4);
-            store_le(to, npy.size(), 4);
-            store_le(to, npy.size(), 4);
-            store_le(to, name.size(), 2);
-            store_le(to, 0, 2);
-        };
-        // Local file header, name, data.
-        store_le(out, 0x04034B50, 4);
-        store_shared_fields(out);
-        for (const char c : name) out.push_back(static_cast<std::byte>(c));
-        out.insert(out.end(), npy.begin(), npy.end());
-        // Its central directory record: signature, version made by (2.0), the shared fields.
-        store_le(directory, 0x02014B50, 4);
-        store_le(directory, 20, 2);
-        store_shared_fields(directory);
-        store_le(directory, 0, 2);  // comment
-        store_le(directory, 0, 2);  // disk
-        store_le(directory, 0, 2);  // internal attributes
-        store_le(directory, 0, 4);  // external attributes
-        store_le(directory, offset, 4);
-        for (const char c : name) directory.push_back(static_cast<std::byte>(c));
-        ++count;
+        archive.add(name, npy);
+        offset += 30 + name.size() + npy.size();
     }
-    const std::uint64_t directory_offset = out.size();
-    out.insert(out.end(), directory.begin(), directory.end());
-    // End of central directory.
-    store_le(out, 0x06054B50, 4);
-    store_le(out, 0, 2);
-    store_le(out, 0, 2);
-    store_le(out, count, 2);
-    store_le(out, count, 2);
-    store_le(out, directory.size(), 4);
-    store_le(out, directory_offset, 4);
-    store_le(out, 0, 2);
-    return out;
+    return std::move(archive).finish();
 }
 
 /// The `ZipLimits` for reading the weights of a model of `values` parameters: as many bytes

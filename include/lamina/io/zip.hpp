@@ -23,8 +23,8 @@ What the reader checks, from PKWARE's APPNOTE.TXT, before it allocates or inflat
   CRC-32 must match.
 
 Errors are `io_error`s "<reader>: '<file>': <problem>", naming the entry and the byte offset.
-Readers of formats inside zip files (.npz, .keras) take a `ZipLimits` and add their own
-checks of each entry's contents.
+Readers of formats inside zip files (.npz, and .keras through io/stored_zip.hpp) take a
+`ZipLimits` and add their own checks of each entry's contents.
 */
 
 #include <algorithm>
@@ -75,10 +75,16 @@ struct ZipEntry {
 
 namespace detail {
 
-inline std::uint64_t zip_le(const std::byte* p, std::size_t n) {
+// The little-endian unsigned integer of `n` bytes at `p`, as zip and .npy files store them.
+inline std::uint64_t load_le(const std::byte* p, std::size_t n) {
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
     return v;
+}
+
+// Appends `v` to `out` as `n` little-endian bytes.
+inline void store_le(std::vector<std::byte>& out, std::uint64_t v, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) out.push_back(std::byte(static_cast<std::uint8_t>(v >> (8 * i))));
 }
 
 }  // namespace detail
@@ -93,15 +99,17 @@ inline std::uint64_t zip_le(const std::byte* p, std::size_t n) {
 class ZipArchive {
 public:
     /// Reads and checks the directory of the archive `bytes` (which must outlive this object).
-    /// \param file   what error messages call the archive.
-    /// \param reader the function error messages name.
-    /// \throws lamina::io_error "<reader>: '<file>': <problem>": not a zip archive, a
+    /// \param file    what error messages call the archive.
+    /// \param reader  the function error messages name.
+    /// \param context words error messages put before each problem (such as "zip archive: ",
+    ///                where the archive is the container of another format).
+    /// \throws lamina::io_error "<reader>: '<file>': <context><problem>": not a zip archive, a
     ///         truncated or inconsistent directory, a multi-disk archive, more entries or
     ///         more declared bytes than `limits` allow, a repeated name, or a deflated size
     ///         beyond deflate's reach.
     ZipArchive(std::span<const std::byte> bytes, std::string_view file, std::string_view reader,
-               const ZipLimits& limits = {})
-        : bytes_(bytes), file_(file), reader_(reader), limits_(limits) {
+               const ZipLimits& limits = {}, std::string_view context = {})
+        : bytes_(bytes), file_(file), reader_(reader), context_(context), limits_(limits) {
         read_directory();
     }
 
@@ -115,21 +123,25 @@ public:
     ///         zlib), a deflate stream that is corrupt or ends before or after its declared
     ///         size, or a CRC-32 mismatch.
     [[nodiscard]] std::vector<std::byte> read(const ZipEntry& e) const {
-        const auto raw = data_of(e);
-        std::vector<std::byte> content;
         if (e.method == 0) {
-            content.assign(raw.begin(), raw.end());
-        } else {
-            content = inflate(raw, e, e.size, false);
+            const auto stored = view(e);
+            return {stored.begin(), stored.end()};
         }
-        const std::uint32_t crc = crc32(content);
-        if (crc != e.crc) {
-            std::ostringstream s;
-            s << std::hex << std::uppercase << "computed 0x" << crc << ", the directory gives 0x" << e.crc;
-            fail("entry '", e.name, "' at byte ", std::uint64_t(raw.data() - bytes_.data()),
-                 " is damaged: CRC-32 mismatch (", s.str(), ")");
-        }
+        const auto raw = data_of(e);
+        std::vector<std::byte> content = inflate(raw, e, e.size, false);
+        check_crc(e, raw, content);
         return content;
+    }
+
+    /// The contents of the stored (uncompressed) entry `e` as a view into the archive, with
+    /// no copy, checked as `read` checks them.
+    /// \throws lamina::io_error for a deflated entry (or another method), and as `read`.
+    [[nodiscard]] std::span<const std::byte> view(const ZipEntry& e) const {
+        if (e.method != 0)
+            fail("entry '", e.name, "' is compressed (method ", e.method, "); only stored entries are read here");
+        const auto stored = data_of(e);
+        check_crc(e, stored, stored);
+        return stored;
     }
 
     /// The first `n` bytes of `e`'s contents (fewer if it holds fewer), inflating only those:
@@ -145,11 +157,21 @@ public:
     /// Throws "<reader>: '<file>': <parts...>".
     template <class... Parts>
     [[noreturn]] void fail(const Parts&... parts) const {
-        detail::raise_io_error(reader_, file_, parts...);
+        detail::raise_io_error(reader_, file_, context_, parts...);
     }
 
 private:
-    std::uint64_t u(std::uint64_t at, std::size_t n) const { return detail::zip_le(bytes_.data() + at, n); }
+    // `content`, read from the data `raw` of `e`, must have the directory's CRC-32.
+    void check_crc(const ZipEntry& e, std::span<const std::byte> raw, std::span<const std::byte> content) const {
+        const std::uint32_t crc = crc32(content);
+        if (crc == e.crc) return;
+        std::ostringstream s;
+        s << std::hex << std::uppercase << "computed 0x" << crc << ", the directory gives 0x" << e.crc;
+        fail("entry '", e.name, "' at byte ", std::uint64_t(raw.data() - bytes_.data()),
+             " is damaged: CRC-32 mismatch (", s.str(), ")");
+    }
+
+    std::uint64_t u(std::uint64_t at, std::size_t n) const { return detail::load_le(bytes_.data() + at, n); }
 
     void read_directory() {
         const std::size_t size = bytes_.size();
@@ -342,7 +364,7 @@ private:
 #endif
 
     std::span<const std::byte> bytes_;
-    std::string file_, reader_;
+    std::string file_, reader_, context_;
     ZipLimits limits_;
     std::vector<ZipEntry> entries_;
 };
