@@ -372,8 +372,12 @@ TEST_CASE("HDF5 reader's values equal h5py's for every fixture", "[hdf5][h5py]")
         }
         return s.str();
     };
-    for (const std::string name : {"types.h5", "keras3.weights.h5", "legacy_keras2.h5", "legacy_nested.h5",
-                                   "deep_btree.h5", "small.h5", "gzip.h5", "small_gzip.h5"}) {
+    std::vector<std::string> names{"types.h5",         "keras3.weights.h5", "legacy_keras2.h5",
+                                   "legacy_nested.h5", "deep_btree.h5",     "small.h5"};
+#if defined(LAMINA_HAVE_ZLIB)
+    names.insert(names.end(), {"gzip.h5", "small_gzip.h5"});  // deflated chunks
+#endif
+    for (const std::string& name : names) {
         INFO(name);
         const std::string cmd = "/usr/bin/python3 " + (dir / "dump.py").string() + " " + fixture(name).string() +
                                 " > " + (dir / "h5py.txt").string();
