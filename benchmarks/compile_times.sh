@@ -21,8 +21,13 @@
 #
 # Flags are those of a user's CMake Release build: -std=c++20 -O2 and Eigen's and lamina's
 # include folders, no -march (CXXFLAGS adds more, e.g. lamina::lamina's definitions
-# -DLAMINA_HAVE_ZLIB=1 -DEIGEN_MAX_ALIGN_BYTES=64, which change little). Units are compiled to
-# object files (-c), one at a time; nothing is linked.
+# -DLAMINA_HAVE_ZLIB=1 -DEIGEN_MAX_ALIGN_BYTES=64, which change little). Where nlohmann/json is
+# found (its pkg-config flags, else the compiler's own folders), the units also get
+# -DLAMINA_HAVE_NLOHMANN_JSON=1, as lamina::lamina gives its users when CMake finds it: then
+# (c) includes lamina/io/keras.hpp as the example's CMake build does. Without it, the headers
+# that need it (lamina/io/keras.hpp) are left out, with a line on stderr, and (c) is the
+# example without Keras files. Units are compiled to object files (-c), one at a time;
+# nothing is linked.
 #
 # Usage: benchmarks/compile_times.sh [--runs N] [--syntax-only] [--refs-only] [--only REGEX]
 #   --runs N        runs of each unit (default 5)
@@ -58,6 +63,15 @@ flags=(-std=c++20 -O2 -I"$eigen" -I"$root/include")
 flags+=(${CXXFLAGS:-})
 have_stb=0
 echo '#include <stb/stb_image_write.h>' | "$cxx" -x c++ -fsyntax-only - 2>/dev/null && have_stb=1
+# shellcheck disable=SC2207  # pkg-config prints a list of words
+json_flags=($(pkg-config --cflags nlohmann_json 2>/dev/null || true))
+have_json=0
+echo '#include <nlohmann/json.hpp>' | "$cxx" -x c++ -std=c++20 "${json_flags[@]}" -fsyntax-only - 2>/dev/null && have_json=1
+if [ "$have_json" = 1 ]; then
+  flags+=("${json_flags[@]}" -DLAMINA_HAVE_NLOHMANN_JSON=1)
+else
+  echo "compile_times.sh: no <nlohmann/json.hpp>: lamina/io/keras.hpp is left out, and (c) is built without Keras files" >&2
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -80,6 +94,7 @@ if [ "$refs_only" = 0 ]; then
   while IFS= read -r header; do
     [ -n "$only" ] && ! [[ "$header" =~ $only ]] && continue
     [ "$header" = viz/weight_grid.hpp ] && [ "$have_stb" = 0 ] && continue
+    [ "$have_json" = 0 ] && grep -qE '^#include <(nlohmann/|lamina/io/keras\.hpp>)' "$root/include/lamina/$header" && continue
     tu="$work/include_$(echo "$header" | tr '/.' '__').cpp"
     printf '#include <lamina/%s>\n' "$header" >"$tu"
     unit "\`lamina/$header\`" "$tu"
