@@ -608,6 +608,106 @@ TEST_CASE("Keras convolutions lamina cannot represent are refused, naming the la
     CHECK(error(loose).empty());
 }
 
+TEST_CASE("Keras BatchNormalization loads: axis -1 and [3], scale and center off, Keras 3 and Keras 2 files",
+          "[keras][batch_normalization]") {
+    auto model = lamina::load_keras_model<float>(fixture("bn_keras3.keras"));
+    CHECK(kinds(model) == std::vector<std::string>{"Conv2D", "BatchNormalization", "MaxPooling2D", "Flatten", "Dense",
+                                                   "BatchNormalization", "Dense", "Activation"});
+    CHECK(model.layer(1).weight_specs().size() == 4);
+    CHECK(model.layer(5).weight_specs().size() == 3);  // scale=False: no gamma
+    const lamina::Config bn = model.layer(1).get_config();
+    CHECK(std::get<double>(*bn.find("momentum")) == 0.9);
+    CHECK(std::get<double>(*bn.find("epsilon")) == 0.01);
+    CHECK(std::get<bool>(*model.layer(5).get_config().find("scale")) == false);
+    // Keras 3 keeps the moving averages in vars/2 and vars/3: read as the model's.
+    const auto w = model.layer(1).get_weights();
+    REQUIRE(w.size() == 4);
+    CHECK(w[3](0, 0) == 0.5f);
+    CHECK(w[3](0, 2) == 1.0f);
+
+    auto legacy = lamina::load_keras_model<float>(fixture("bn_legacy_keras2.h5"));
+    CHECK(kinds(legacy) == std::vector<std::string>{"Conv2D", "BatchNormalization", "Flatten", "Dense", "Activation"});
+    CHECK(std::get<lamina::Index>(*legacy.layer(1).get_config().find("axis")) == 3);
+    CHECK(legacy.layer(1).weight_specs().size() == 3);  // center=False: no beta
+
+    for (auto* m : {&model, &legacy}) {
+        auto again = lamina::load_keras_model<float>(lamina::to_keras_bytes(*m), "again.keras");
+        CHECK(kinds(again) == kinds(*m));
+        for (Eigen::Index i = 0; i < m->size(); ++i) CHECK(again.layer(i).get_config() == m->layer(i).get_config());
+        CHECK(again.parameters() == m->parameters());
+        const lamina::Matrix<float> x = conv_inputs(m->input_dim());
+        CHECK(again.predict(x) == m->predict(x));
+    }
+    auto fresh = lamina::load_keras_model<float>(fixture("bn_legacy_keras2.h5"));
+    fresh.initialize(3);
+    lamina::load_keras_weights(fresh, fixture("bn_legacy_keras2.h5"));
+    CHECK(fresh.parameters() == legacy.parameters());
+
+    if (!have_h5py()) {
+        WARN("skipped the NumPy check: /usr/bin/python3 with h5py is not available");
+        return;
+    }
+    check_against_numpy(fixture("bn_keras3.keras"), model);
+    check_against_numpy(fixture("bn_legacy_keras2.h5"), legacy);
+    // Written by lamina: every key of batch_normalization.py's get_config, in its order, and
+    // the four arrays in Keras's order.
+    const fs::path path = scratch("bn.keras");
+    lamina::save_keras(model, path);
+    check_against_numpy(path, model);
+    const fs::path script = scratch("bn.py");
+    {
+        std::ofstream py(script);
+        py << R"(import io, json, sys, zipfile, h5py, numpy as np
+z = zipfile.ZipFile(sys.argv[1])
+layers = json.loads(z.read('config.json'))['config']['layers']
+bn = [l for l in layers if l['class_name'] == 'BatchNormalization']
+assert len(bn) == 2
+keys = ['name', 'trainable', 'dtype', 'axis', 'momentum', 'epsilon', 'center', 'scale', 'beta_initializer',
+        'gamma_initializer', 'moving_mean_initializer', 'moving_variance_initializer', 'beta_regularizer',
+        'gamma_regularizer', 'beta_constraint', 'gamma_constraint', 'synchronized']
+for l in bn:
+    assert list(l['config']) == keys, list(l['config'])
+assert bn[0]['config']['axis'] == -1 and bn[0]['config']['momentum'] == 0.9 and bn[0]['config']['epsilon'] == 0.01
+assert bn[1]['config']['scale'] is False and bn[1]['config']['center'] is True
+assert bn[0]['config']['gamma_initializer']['class_name'] == 'Ones'
+f = h5py.File(io.BytesIO(z.read('model.weights.h5')), 'r')
+assert sorted(f['layers/batch_normalization/vars']) == ['0', '1', '2', '3']
+assert sorted(f['layers/batch_normalization_1/vars']) == ['0', '1', '2']
+assert f['layers/batch_normalization/vars/3'][0] == 0.5
+)";
+    }
+    const std::string cmd = "/usr/bin/python3 " + script.string() + " " + path.string();
+    CHECK(std::system(cmd.c_str()) == 0);
+    fs::remove(path);
+    fs::remove(script);
+}
+
+TEST_CASE("Keras BatchNormalization settings lamina cannot represent are refused",
+          "[keras][batch_normalization][errors]") {
+    const std::vector<std::byte> keras = lamina::io::read_file(fixture("bn_keras3.keras"), "test");
+    std::string config;
+    for (const auto& e : lamina::io::zip::read(keras, "bn_keras3.keras", "test"))
+        if (e.name == "config.json") config.assign(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+    const auto error = [&](const std::string& changed) {
+        auto entries = lamina::io::zip::read(keras, "bn_keras3.keras", "test");
+        for (auto& e : entries)
+            if (e.name == "config.json") e.data = std::as_bytes(std::span(changed));
+        return load_error(lamina::io::zip::write(entries));
+    };
+    REQUIRE(error(config).empty());
+    CHECK_THAT(error(replaced(config, "\"axis\": -1", "\"axis\": 1")),
+               Catch::Contains("layer 'batch_normalization' (BatchNormalization): Sequential.add: layer 1: "
+                               "BatchNormalization: axis 1 is not supported"));
+    CHECK_THAT(error(replaced(config, "\"axis\": -1", "\"axis\": [1, 2]")),
+               Catch::Contains("(BatchNormalization 'batch_normalization'): axis [1,2] is not supported"));
+    CHECK_THAT(error(replaced(config, "\"gamma_constraint\": null", "\"gamma_constraint\": {}")),
+               Catch::Contains("(BatchNormalization 'batch_normalization'): gamma_constraint is not supported"));
+    CHECK_THAT(error(replaced(config, "\"synchronized\": false", "\"synchronized\": true")),
+               Catch::Contains("(BatchNormalization 'batch_normalization'): synchronized=true is not supported"));
+    // Keras's axis counted with the batch: 3 is the last axis of (5, 5, 3), and [3] the same.
+    CHECK(error(replaced(config, "\"axis\": -1", "\"axis\": [3]")).empty());
+}
+
 #else
 
 TEST_CASE("Keras files: skipped without nlohmann/json", "[keras]") {

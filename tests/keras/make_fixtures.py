@@ -341,3 +341,95 @@ with h5py.File(f"{out}/conv_legacy_keras2.h5", "w") as f:
         lg.attrs["weight_names"] = np.asarray([w.encode("utf8") for w in wn]) if wn else np.asarray([])
         for i, (w, shape) in enumerate(zip(wn, shapes)):
             lg.create_dataset(w, data=conv_weight(shape, n) if i == 0 else bias(shape[0]))
+
+
+# BatchNormalization: gamma 1 + sin / 4, beta cos / 10, moving_mean sin(2k) / 5, moving_variance
+# 0.5 + k / 4 (positive), in Keras's order (gamma, beta, moving_mean, moving_variance; gamma
+# only with scale, beta only with center).
+def bn_weights(n, scale=True, center=True):
+    k = np.arange(n)
+    out = []
+    if scale:
+        out.append((1 + np.sin(k) / 4).astype(np.float32))
+    if center:
+        out.append((np.cos(k) / 10).astype(np.float32))
+    return out + [(np.sin(2 * k) / 5).astype(np.float32), (0.5 + k / 4).astype(np.float32)]
+
+
+def bn3(name, axis, scale, center, input_shape):
+    """batch_normalization.py's get_config: every key, in its order."""
+    zeros = {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None}
+    ones = {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": None}
+    return {"module": "keras.layers", "class_name": "BatchNormalization", "config": {
+        "name": name, "trainable": True, "dtype": policy(), "axis": axis, "momentum": 0.9, "epsilon": 0.01,
+        "center": center, "scale": scale, "beta_initializer": zeros, "gamma_initializer": ones,
+        "moving_mean_initializer": zeros, "moving_variance_initializer": ones, "beta_regularizer": None,
+        "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None, "synchronized": False},
+        "registered_name": None, "build_config": {"input_shape": [None, *input_shape]}}
+
+
+# Keras 3 .keras: (5, 5, 2) -> Conv2D(3, 3, same, relu) -> BatchNormalization -> MaxPooling2D(2)
+# -> Flatten -> Dense(4) -> BatchNormalization(scale=False) -> Dense(2, softmax).
+BN_WEIGHTS = [("conv2d", [conv_weight((3, 3, 2, 3), 0), bias(3)]), ("batch_normalization", bn_weights(3)),
+              ("max_pooling2d", []), ("flatten", []), ("dense", [conv_weight((12, 4), 4), bias(4)]),
+              ("batch_normalization_1", bn_weights(4, scale=False)), ("dense_1", [conv_weight((4, 2), 6), bias(2)])]
+bn_keras3_config = {
+    "module": "keras", "class_name": "Sequential",
+    "config": {"name": "sequential", "trainable": True, "dtype": policy(), "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer",
+         "config": {"batch_shape": [None, 5, 5, 2], "dtype": "float32", "sparse": False, "name": "input_layer"},
+         "registered_name": None},
+        conv3("conv2d", 3, [3, 3], [1, 1], "same", "relu", True, (5, 5, 2)),
+        bn3("batch_normalization", -1, True, True, (5, 5, 3)),
+        pool3("MaxPooling2D", "max_pooling2d", [2, 2], [2, 2], "valid", (5, 5, 3)),
+        {"module": "keras.layers", "class_name": "Flatten", "config": {"name": "flatten", "trainable": True,
+         "dtype": policy(), "data_format": "channels_last"}, "registered_name": None,
+         "build_config": {"input_shape": [None, 2, 2, 3]}},
+        dense_config("dense", 4, "linear", 12),
+        bn3("batch_normalization_1", -1, False, True, (4,)),
+        dense_config("dense_1", 2, "softmax", 4)], "build_input_shape": [None, 5, 5, 2]},
+    "registered_name": None, "build_config": {"input_shape": [None, 5, 5, 2]}}
+
+
+def bn_keras3_weights(f):
+    f.create_group("vars")
+    for group, arrays in BN_WEIGHTS:
+        g = f.create_group(f"layers/{group}/vars")
+        for i, a in enumerate(arrays):
+            g[str(i)] = a
+    f.create_group("optimizer/vars")
+
+
+write_keras_zip(f"{out}/bn_keras3.keras", h5_bytes(bn_keras3_weights), bn_keras3_config)
+
+# Keras 2 legacy .h5: (4, 4, 1) -> Conv2D(2, 3) -> BatchNormalization(axis=[3], center=False) ->
+# Flatten -> Dense(2, softmax); weights "batch_normalization_1/gamma:0", ...
+BN_LEGACY = [("conv2d_1", ["kernel", "bias"], [conv_weight((3, 3, 1, 2), 0), bias(2)]),
+             ("batch_normalization_1", ["gamma", "moving_mean", "moving_variance"], bn_weights(2, center=False)),
+             ("flatten_1", [], []), ("dense_1", ["kernel", "bias"], [conv_weight((8, 2), 3), bias(2)])]
+bn_legacy_config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+    {"class_name": "Conv2D", "config": {"name": "conv2d_1", "trainable": True, "batch_input_shape": [None, 4, 4, 1],
+     "dtype": "float32", "filters": 2, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid",
+     "data_format": "channels_last", "dilation_rate": [1, 1], "activation": "linear", "use_bias": True}},
+    {"class_name": "BatchNormalization", "config": {"name": "batch_normalization_1", "trainable": True,
+     "dtype": "float32", "axis": [3], "momentum": 0.99, "epsilon": 0.001, "center": False, "scale": True,
+     "beta_initializer": {"class_name": "Zeros", "config": {}}, "gamma_initializer": {"class_name": "Ones",
+     "config": {}}, "moving_mean_initializer": {"class_name": "Zeros", "config": {}},
+     "moving_variance_initializer": {"class_name": "Ones", "config": {}}, "beta_regularizer": None,
+     "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None}},
+    {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": True, "dtype": "float32",
+     "data_format": "channels_last"}},
+    {"class_name": "Dense", "config": {"name": "dense_1", "trainable": True, "dtype": "float32", "units": 2,
+     "activation": "softmax", "use_bias": True}}]}}
+with h5py.File(f"{out}/bn_legacy_keras2.h5", "w") as f:
+    f.attrs["backend"] = b"tensorflow"
+    f.attrs["keras_version"] = b"2.3.1"
+    f.attrs["model_config"] = json.dumps(bn_legacy_config).encode("utf8")
+    g = f.create_group("model_weights")
+    g.attrs["layer_names"] = np.asarray([name.encode("utf8") for name, _, _ in BN_LEGACY])
+    for name, names, arrays in BN_LEGACY:
+        lg = g.create_group(name)
+        wn = [f"{name}/{w}:0" for w in names]
+        lg.attrs["weight_names"] = np.asarray([w.encode("utf8") for w in wn]) if wn else np.asarray([])
+        for w, a in zip(wn, arrays):
+            lg.create_dataset(w, data=a)

@@ -3,9 +3,9 @@
 # lamina: a NumPy forward pass of a Sequential Keras model file (.keras or legacy .h5) over the
 # weights h5py reads from it, in float64, for tests/test_keras.cpp to compare with lamina's
 # predictions. Layers: InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
-# GlobalAveragePooling2D, Flatten, Dropout, Activation (channels last; Keras's "same" padding
-# puts the odd row or column at the bottom and right, and average pooling counts only the
-# input under the window).
+# GlobalAveragePooling2D, BatchNormalization (inference: the moving averages), Flatten,
+# Dropout, Activation (channels last; Keras's "same" padding puts the odd row or column at the
+# bottom and right, and average pooling counts only the input under the window).
 # Usage: /usr/bin/python3 numpy_forward.py MODEL INPUTS.txt OUT.txt   (INPUTS: one sample a row,
 # flattened as the model's input shape; OUT: one prediction a row).
 import io
@@ -125,6 +125,13 @@ def forward(layers, weights, x):
                 block = x[:, rows.start:rows.stop, cols.start:cols.stop, :]
                 y[:, i, j, :] = block.max(axis=(1, 2)) if cls == "MaxPooling2D" else block.mean(axis=(1, 2))
             x = y
+        elif cls == "BatchNormalization":
+            # Inference: the moving averages. Weights: gamma (scale), beta (center), mean, variance.
+            w = list(w)
+            gamma = w.pop(0).astype(np.float64) if c.get("scale", True) else 1.0
+            beta = w.pop(0).astype(np.float64) if c.get("center", True) else 0.0
+            mean, variance = w[0].astype(np.float64), w[1].astype(np.float64)
+            x = gamma * (x - mean) / np.sqrt(variance + c.get("epsilon", 1e-3)) + beta
         elif cls == "GlobalAveragePooling2D":
             x = x.mean(axis=(1, 2), keepdims=bool(c.get("keepdims", False)))
         elif cls == "Flatten":

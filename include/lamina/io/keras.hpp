@@ -4,9 +4,9 @@
 #pragma once
 
 // What is read: Sequential models of InputLayer, Dense, Conv2D, MaxPooling2D,
-// AveragePooling2D, GlobalAveragePooling2D, Activation, Dropout, Flatten and Reshape, float32
-// policy, with the compile config (loss, optimizer and its hyperparameters, metrics) when the
-// file has one; from
+// AveragePooling2D, GlobalAveragePooling2D, BatchNormalization, Activation, Dropout, Flatten
+// and Reshape, float32 policy, with the compile config (loss, optimizer and its
+// hyperparameters, metrics) when the file has one; from
 // - `.keras` (Keras 3, and tf.keras 2.13/2.14): a stored zip of config.json, metadata.json
 //   and model.weights.h5, whose groups are named by each layer's class in snake case plus a
 //   counter in config order (`layers/dense_1/vars/0`, `layers/conv2d/vars/0`), under
@@ -18,18 +18,25 @@
 // Conv2D's kernel is (kh, kw, in, filters) in Keras and in lamina; its and the poolings'
 // kernel_size, pool_size and strides are read as one integer or a pair, padding "valid" or
 // "same", pooling strides None as the pool size; Conv2D may have use_bias=False.
+// BatchNormalization's axis is -1, its input's rank (Keras counts the batch as axis 0) or a
+// list of one of them ([3]), with momentum, epsilon, center and scale; its weights are gamma
+// (with scale), beta (with center), moving_mean and moving_variance, in that order in both
+// formats.
 // Refused, with an io_error naming the layer and what is not supported: other model classes
 // (Functional with branches, subclassed), other layers, custom objects, a dtype policy other
 // than float32, Dense's use_bias=False, data_format channels_first, Conv2D's dilation_rate
-// other than 1 and groups other than 1, padding "causal", constraints, bias or activity
-// regularizers, LoRA, noise_shape, non-trainable layers, learning-rate schedules, gradient
-// clipping, weight decay, EMA, losses, metrics and optimizers lamina does not have. The
-// optimizer's state (slots, iterations) is not read: a loaded model's optimizer starts fresh.
+// other than 1 and groups other than 1, padding "causal", BatchNormalization over another
+// axis or with synchronized, renorm or virtual batches, constraints, bias, activity, beta and
+// gamma regularizers, LoRA, noise_shape, non-trainable layers, learning-rate schedules,
+// gradient clipping, weight decay, EMA, losses, metrics and optimizers lamina does not have.
+// The optimizer's state (slots, iterations) is not read: a loaded model's optimizer starts
+// fresh.
 //
 // What is written: the same layers with every key Keras 3's get_config gives them (for Conv2D
 // base_conv.py's: data_format "channels_last", dilation_rate [1, 1], groups 1, the
 // regularizers and constraints as null; for the poolings base_pooling.py's and
-// base_global_pooling.py's).
+// base_global_pooling.py's; for BatchNormalization batch_normalization.py's, synchronized
+// false).
 //
 // Layer names: lamina names layers itself (dense, dense_1, conv2d, max_pooling2d, ...), so a
 // Keras config's own names are not kept. Dense(activation=X) and Conv2D(activation=X) become
@@ -212,6 +219,20 @@ private:
     std::string where_;
 };
 
+/// The initializer `key` of a layer config when lamina has it ("glorot_uniform", from a name
+/// or a serialized object), else "": only a fresh fit draws from initializers, so others are
+/// left to lamina's default rather than refused.
+inline std::string known_initializer(const json& config, std::string_view key) {
+    const json* init = Reader::member(config, key);
+    std::string n;
+    if (init && init->is_string()) n = init->get<std::string>();
+    if (init && init->is_object() && Reader::member(*init, "class_name") && (*init)["class_name"].is_string())
+        n = snake_case((*init)["class_name"].get<std::string>());
+    static constexpr std::string_view known[] = {"zeros",      "ones",      "glorot_uniform", "glorot_normal",
+                                                 "he_uniform", "he_normal", "lecun_uniform",  "lecun_normal"};
+    return std::find(std::begin(known), std::end(known), n) != std::end(known) ? n : std::string();
+}
+
 /// One Keras layer of the config, as lamina builds it.
 struct LayerPlan {
     std::string keras_class;             // "Dense"
@@ -306,19 +327,8 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
             }
             for (const char* key : {"bias_regularizer", "kernel_constraint", "bias_constraint", "lora_rank"})
                 if (!Reader::is_null_or_absent(*c, key)) r.fail(where, ": ", key, " is not supported");
-            for (const char* key : {"kernel_initializer", "bias_initializer"}) {
-                // Only a fresh fit draws from them; names lamina knows are kept.
-                const json* init = Reader::member(*c, key);
-                std::string n;
-                if (init && init->is_string()) n = init->get<std::string>();
-                if (init && init->is_object() && Reader::member(*init, "class_name") &&
-                    (*init)["class_name"].is_string())
-                    n = snake_case((*init)["class_name"].get<std::string>());
-                static constexpr std::string_view known[] = {"zeros",         "ones",        "glorot_uniform",
-                                                             "glorot_normal", "he_uniform",  "he_normal",
-                                                             "lecun_uniform", "lecun_normal"};
-                if (std::find(std::begin(known), std::end(known), n) != std::end(known)) cfg.set(key, n);
-            }
+            for (const char* key : {"kernel_initializer", "bias_initializer"})
+                if (const std::string n = known_initializer(*c, key); !n.empty()) cfg.set(key, n);
             if (const json* reg = Reader::member(*c, "kernel_regularizer"); reg && !reg->is_null()) {
                 const std::string rc = reg->is_object() ? r.class_of(*reg, where + " kernel_regularizer") : "";
                 const json* rcfg = Reader::member(*reg, "config");
@@ -346,6 +356,35 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
                                          {"strides", r.pair_of(*c, "strides", where, pool)},
                                          {"padding", r.padding_of(*c, where)}},
                                   first_input});
+        } else if (cls == "BatchNormalization") {
+            // Keras 3 writes axis as an integer, Keras 2 as one or a list of one ([3]).
+            const json* axis = Reader::member(*c, "axis");
+            const json* a = axis && axis->is_array() && axis->size() == 1 ? &(*axis)[0] : axis;
+            Index axis_value = -1;
+            if (a && !a->is_null()) {
+                if (!a->is_number_integer() || a->get<std::int64_t>() < -1 || a->get<std::int64_t>() > 64)
+                    r.fail(where, ": axis ", axis->dump(),
+                           " is not supported (lamina normalizes the last axis: -1, or [rank])");
+                axis_value = static_cast<Index>(a->get<std::int64_t>());
+            }
+            Config cfg{{"axis", axis_value}};
+            if (Reader::member(*c, "momentum")) cfg.set("momentum", r.number_of(*c, "momentum", where));
+            if (Reader::member(*c, "epsilon")) cfg.set("epsilon", r.number_of(*c, "epsilon", where));
+            for (const char* key : {"center", "scale"})
+                if (const json* b = Reader::member(*c, key); b && !b->is_null()) {
+                    if (!b->is_boolean()) r.fail(where, ": '", key, "' must be true or false");
+                    cfg.set(key, b->get<bool>());
+                }
+            for (const char* key : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+                                    "virtual_batch_size", "adjustment", "renorm_clipping"})
+                if (!Reader::is_null_or_absent(*c, key)) r.fail(where, ": ", key, " is not supported");
+            for (const char* key : {"synchronized", "renorm"})
+                if (const json* b = Reader::member(*c, key); b && !(b->is_boolean() && !b->get<bool>()))
+                    r.fail(where, ": ", key, "=", b->dump(), " is not supported");
+            for (const char* key :
+                 {"beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer"})
+                if (const std::string n = known_initializer(*c, key); !n.empty()) cfg.set(key, n);
+            plan.specs.push_back({cls, cfg, first_input});
         } else if (cls == "GlobalAveragePooling2D") {
             r.check_channels_last(*c, where);
             bool keepdims = false;
@@ -377,7 +416,7 @@ std::vector<LayerPlan> plan_layers(const Reader& r, const json& model) {
         } else {
             r.fail(where, ": layer class '", cls,
                    "' is not supported (supported: InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, "
-                   "GlobalAveragePooling2D, Activation, Dropout, Flatten, Reshape)");
+                   "GlobalAveragePooling2D, BatchNormalization, Activation, Dropout, Flatten, Reshape)");
         }
         plans.push_back(std::move(plan));
     }
@@ -779,6 +818,20 @@ ordered_json layer_json(const Layer<S>& layer) {
         c["padding"] = std::get<std::string>(*field("padding"));
         c["strides"] = pair("strides");
         c["data_format"] = "channels_last";
+    } else if (kind == "BatchNormalization") {
+        // batch_normalization.py's get_config, in its order.
+        c["axis"] = std::get<Index>(*field("axis"));
+        c["momentum"] = std::get<double>(*field("momentum"));
+        c["epsilon"] = std::get<double>(*field("epsilon"));
+        c["center"] = std::get<bool>(*field("center"));
+        c["scale"] = std::get<bool>(*field("scale"));
+        c["beta_initializer"] = initializer(field("beta_initializer"), "zeros");
+        c["gamma_initializer"] = initializer(field("gamma_initializer"), "ones");
+        c["moving_mean_initializer"] = initializer(field("moving_mean_initializer"), "zeros");
+        c["moving_variance_initializer"] = initializer(field("moving_variance_initializer"), "ones");
+        for (const char* k : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"})
+            c[k] = nullptr;
+        c["synchronized"] = false;
     } else if (kind == "GlobalAveragePooling2D") {
         // base_global_pooling.py's get_config.
         c["data_format"] = "channels_last";
@@ -796,7 +849,7 @@ ordered_json layer_json(const Layer<S>& layer) {
     } else {
         refuse_write(layer.where() +
                      ": its Keras form is not written yet (Dense, Conv2D, MaxPooling2D, AveragePooling2D, "
-                     "GlobalAveragePooling2D, Activation, Dropout, Flatten, Reshape)");
+                     "GlobalAveragePooling2D, BatchNormalization, Activation, Dropout, Flatten, Reshape)");
     }
     for (const auto& [n, v] : config.fields())
         if (!c.contains(n)) refuse_write(layer.where() + ": option '" + n + "' has no Keras form here");
