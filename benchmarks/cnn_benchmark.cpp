@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fma_peak.hpp"
+#include "keras_convnet.hpp"  // from examples/
 
 #ifndef LAMINA_SOURCE_DIR
 #define LAMINA_SOURCE_DIR "."
@@ -35,19 +36,8 @@ namespace mnist = lamina::datasets::mnist;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-lamina::Sequential<float> keras_convnet() {
-    lamina::Sequential<float> model{lamina::Conv2D(32, 3, {.activation = "relu", .input_shape = {28, 28, 1}}),
-                                    lamina::MaxPooling2D(2),
-                                    lamina::Conv2D(64, 3, {.activation = "relu"}),
-                                    lamina::MaxPooling2D(2),
-                                    lamina::Flatten(),
-                                    lamina::Dropout(0.5),
-                                    lamina::Dense(10),
-                                    lamina::Activation("softmax")};
-    model.compile(lamina::loss::categorical_crossentropy, lamina::Adam{}, {lamina::metric::accuracy});
-    model.initialize(1);
-    return model;
-}
+// The mnist_cnn example's network, with its default seed.
+lamina::Sequential<float> keras_convnet() { return lamina_example::keras_convnet(1); }
 
 // Multiply-adds of one sample's forward pass through layer `layer`: a Conv2D's output
 // positions times its kernel's size, a Dense layer's kernel size; 0 for the others.

@@ -30,6 +30,8 @@
 #include <sys/resource.h>
 #endif
 
+#include "keras_convnet.hpp"
+
 #ifndef LAMINA_SOURCE_DIR
 #define LAMINA_SOURCE_DIR "."
 #endif
@@ -144,16 +146,7 @@ int main(int argc, char** argv) {
         const auto y_train = lamina::to_categorical<float>(data.train.labels, mnist::num_classes);
         const auto y_test = lamina::to_categorical<float>(data.test.labels, mnist::num_classes);
 
-        lamina::Sequential<float> model{lamina::Conv2D(32, 3, {.activation = "relu", .input_shape = {28, 28, 1}}),
-                                        lamina::MaxPooling2D(2),
-                                        lamina::Conv2D(64, 3, {.activation = "relu"}),
-                                        lamina::MaxPooling2D(2),
-                                        lamina::Flatten(),
-                                        lamina::Dropout(0.5),
-                                        lamina::Dense(mnist::num_classes),
-                                        lamina::Activation("softmax")};
-        model.compile(lamina::loss::categorical_crossentropy, lamina::Adam{}, {lamina::metric::accuracy});
-        model.initialize(args.seed);
+        lamina::Sequential<float> model = lamina_example::keras_convnet(args.seed);
         const int threads = args.threads > 0 ? int(args.threads)
                                              : int(std::max(1u, std::thread::hardware_concurrency()));
         if (args.verbose > 0) {

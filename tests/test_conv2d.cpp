@@ -10,6 +10,8 @@
 #include <lamina/layers/registry.hpp>
 #include <lamina/models/sequential.hpp>
 
+#include "layer_conformance.hpp"
+
 using lamina::Conv2D;
 using lamina::Index;
 using lamina::Shape;
@@ -18,21 +20,10 @@ using V = lamina::Vector<double>;
 
 namespace {
 
-// A Conv2D layer with its own flat buffers, as a model would hold them.
-struct Bound {
-    std::unique_ptr<lamina::Layer<double>> layer;
-    V params, grads;
-    Bound(const Conv2D& spec, const Shape& input) : layer(spec.build<double>(input)) {
-        params = V::Zero(layer->parameter_count());
-        grads = V::Zero(layer->parameter_count());
-        layer->bind(params.data(), grads.data());
-    }
-    M forward(const M& x) const {
-        M y(x.rows(), layer->output_dim());
-        layer->forward(x, y);
-        return y;
-    }
-};
+using lamina::test::conformance::Bound;
+
+// The Conv2D layer `spec` built for `input`, with its own flat buffers.
+Bound<double> bound(const Conv2D& spec, const Shape& input) { return Bound<double>(spec.build<double>(input)); }
 
 // The convolution written out as its definition, for one sample of (h, w, c): Keras's
 // padding put explicitly (total = max((out - 1) * stride + size - in, 0), the smaller half
@@ -67,7 +58,7 @@ M direct_conv(const M& x, Index h, Index w, Index c, const V& params, Index kh, 
 
 TEST_CASE("Conv2D computes a valid convolution of a one-channel image by hand", "[conv2d]") {
     // x = 1..9 as a 3 x 3 image; the kernel (2, 2, 1, 1) is [[1, 2], [3, 4]]; bias 0.5.
-    Bound b(Conv2D(1, 2, {.input_shape = {3, 3, 1}}), {3, 3, 1});
+    auto b = bound(Conv2D(1, 2, {.input_shape = {3, 3, 1}}), {3, 3, 1});
     REQUIRE(b.layer->output_shape() == Shape{2, 2, 1});
     b.params << 1, 2, 3, 4, 0.5;
     M x(1, 9);
@@ -76,14 +67,14 @@ TEST_CASE("Conv2D computes a valid convolution of a one-channel image by hand", 
     // (0,0): 1*1 + 2*2 + 4*3 + 5*4 = 37; (0,1): 2 + 6 + 15 + 24 = 47; (1,0): 4 + 10 + 21 + 32 = 67;
     // (1,1): 5 + 12 + 24 + 36 = 77; each + 0.5.
     expected << 37.5, 47.5, 67.5, 77.5;
-    CHECK(b.forward(x) == expected);
+    CHECK(b.forward(x, {}) == expected);
 }
 
 TEST_CASE("Conv2D's same padding puts the odd zero at the bottom and the right, as Keras does", "[conv2d]") {
     // A 4 x 4 image of 1..16, a 3 x 3 kernel of ones, stride 2: out ceil(4 / 2) = 2, one row
     // and one column of zeros in all, after the image. Window (0, 0) covers rows and columns
     // 0-2; window (1, 1) rows and columns 2-3 and the padding.
-    Bound b(Conv2D(1, 3, {.strides = 2, .padding = "same"}), {4, 4, 1});
+    auto b = bound(Conv2D(1, 3, {.strides = 2, .padding = "same"}), {4, 4, 1});
     REQUIRE(b.layer->output_shape() == Shape{2, 2, 1});
     b.params.head(9).setOnes();
     M x(1, 16);
@@ -91,7 +82,7 @@ TEST_CASE("Conv2D's same padding puts the odd zero at the bottom and the right, 
     M expected(1, 4);
     expected << 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11, 3 + 4 + 7 + 8 + 11 + 12, 9 + 10 + 11 + 13 + 14 + 15,
         11 + 12 + 15 + 16;
-    CHECK(b.forward(x) == expected);
+    CHECK(b.forward(x, {}) == expected);
 }
 
 TEST_CASE("Conv2D matches the direct convolution over padding, strides, odd sizes and channels", "[conv2d]") {
@@ -107,30 +98,31 @@ TEST_CASE("Conv2D matches the direct convolution over padding, strides, odd size
         INFO("input " << k.h << "x" << k.w << "x" << k.c << ", " << k.f << " filters of " << k.kh << "x" << k.kw
                       << ", strides " << k.sh << "x" << k.sw << (k.same ? ", same" : ", valid")
                       << (k.bias ? "" : ", no bias"));
-        Bound b(Conv2D(k.f, {k.kh, k.kw},
-                       {.strides = {k.sh, k.sw}, .padding = k.same ? "same" : "valid", .use_bias = k.bias}),
-                {k.h, k.w, k.c});
+        auto b = bound(Conv2D(k.f, {k.kh, k.kw},
+                              {.strides = {k.sh, k.sw}, .padding = k.same ? "same" : "valid", .use_bias = k.bias}),
+                       {k.h, k.w, k.c});
         b.params.setRandom();
         const M x = M::Random(3, k.h * k.w * k.c);
         const M expected = direct_conv(x, k.h, k.w, k.c, b.params, k.kh, k.kw, k.f, k.sh, k.sw, k.same, k.bias);
-        REQUIRE(b.forward(x).cols() == expected.cols());
-        CHECK((b.forward(x) - expected).cwiseAbs().maxCoeff() < 1e-12);
+        REQUIRE(b.forward(x, {}).cols() == expected.cols());
+        CHECK((b.forward(x, {}) - expected).cwiseAbs().maxCoeff() < 1e-12);
     }
 }
 
 TEST_CASE("Conv2D's fused relu is the convolution's output clipped at zero", "[conv2d]") {
-    Bound plain(Conv2D(3, 2), {4, 4, 2}), relu(Conv2D(3, 2, {.activation = "relu"}), {4, 4, 2});
+    auto plain = bound(Conv2D(3, 2), {4, 4, 2}), relu = bound(Conv2D(3, 2, {.activation = "relu"}), {4, 4, 2});
     plain.params.setRandom();
     relu.params = plain.params;
     const M x = M::Random(2, 32);
-    const M y = plain.forward(x);
+    const M y = plain.forward(x, {});
     CHECK((y.array() < 0).any());
-    CHECK(relu.forward(x) == M(y.cwiseMax(0.0)));
+    CHECK(relu.forward(x, {}) == M(y.cwiseMax(0.0)));
 }
 
 TEST_CASE("Conv2D stores its kernel as Keras does, (kh, kw, channels, filters), and counts its weights", "[conv2d]") {
     // Keras's MNIST convnet: 320 + 18,496 parameters in its two convolutions.
-    Bound first(Conv2D(32, 3, {.activation = "relu"}), {28, 28, 1}), second(Conv2D(64, 3), {13, 13, 32});
+    const auto first = bound(Conv2D(32, 3, {.activation = "relu"}), {28, 28, 1});
+    const auto second = bound(Conv2D(64, 3), {13, 13, 32});
     CHECK(first.layer->output_shape() == Shape{26, 26, 32});
     CHECK(first.layer->parameter_count() == 320);
     CHECK(second.layer->parameter_count() == 18496);
@@ -139,7 +131,7 @@ TEST_CASE("Conv2D stores its kernel as Keras does, (kh, kw, channels, filters), 
     CHECK(first.layer->weight_specs()[0].shape == Shape{3, 3, 1, 32});
     CHECK(first.layer->weight_specs()[1].name == "bias");
     CHECK(first.layer->weight_specs()[1].shape == Shape{32});
-    Bound no_bias(Conv2D(4, 2, {.use_bias = false}), {3, 3, 2});
+    auto no_bias = bound(Conv2D(4, 2, {.use_bias = false}), {3, 3, 2});
     CHECK(no_bias.layer->parameter_count() == 2 * 2 * 2 * 4);
 }
 
@@ -168,7 +160,7 @@ TEST_CASE("Conv2D refuses impossible configurations, naming the layer and the sh
 
 TEST_CASE("Conv2D's config names Keras's fields and rebuilds the same layer through the registry",
           "[conv2d][registry]") {
-    Bound b(Conv2D(5, {3, 2}, {.strides = {2, 1}, .padding = "same", .activation = "relu"}), {7, 6, 3});
+    auto b = bound(Conv2D(5, {3, 2}, {.strides = {2, 1}, .padding = "same", .activation = "relu"}), {7, 6, 3});
     const lamina::Config config = b.layer->get_config();
     CHECK(config.text().find("filters: 5") != std::string::npos);
     const auto copy = lamina::LayerRegistry<double>::instance().create("Conv2D", config, {7, 6, 3});

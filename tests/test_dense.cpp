@@ -7,6 +7,7 @@
 #include <lamina/layers/dense.hpp>
 
 #include "gradient_check.hpp"
+#include "layer_conformance.hpp"
 
 using lamina::Index;
 using M = lamina::Matrix<double>;
@@ -14,34 +15,24 @@ using V = lamina::Vector<double>;
 
 namespace {
 
-// A Dense layer with its own flat buffers, as a model would hold them.
-struct Bound {
-    std::unique_ptr<lamina::Layer<double>> layer;
-    V params, grads;
-    Bound(Index in, Index units, lamina::DenseOptions options = {})
-        : layer(lamina::Dense(units, options).build<double>({in})) {
-        params = V::Zero(layer->parameter_count());
-        grads = V::Zero(layer->parameter_count());
-        layer->bind(params.data(), grads.data());
-    }
-    M forward(const M& x) const {
-        M y(x.rows(), layer->output_dim());
-        layer->forward(x, y);
-        return y;
-    }
-};
+using lamina::test::conformance::Bound;
+
+// A Dense layer of `units` on `in` inputs, with its own flat buffers.
+Bound<double> dense(Index in, Index units, lamina::DenseOptions options = {}) {
+    return Bound<double>(lamina::Dense(units, options).build<double>({in}));
+}
 
 }  // namespace
 
 TEST_CASE("Dense computes x times kernel plus bias, kernel stored inputs x units", "[dense]") {
-    Bound d(3, 2);
+    auto d = dense(3, 2);
     M kernel(3, 2), bias(1, 2);
     kernel << 1, 2, 3, 4, 5, 6;
     bias << 0.5, -1;
     d.layer->set_weights({kernel, bias});
     M x(2, 3);
     x << 1, 0, -1, 2, 1, 0;
-    const M y = d.forward(x);
+    const M y = d.forward(x, {});
     // row 0: (1*1 + 0*3 - 1*5, 1*2 + 0*4 - 1*6) + b = (-4, -4) + (0.5, -1)
     CHECK(y(0, 0) == -3.5);
     CHECK(y(0, 1) == -5.0);
@@ -54,16 +45,16 @@ TEST_CASE("Dense computes x times kernel plus bias, kernel stored inputs x units
 }
 
 TEST_CASE("Dense backward and gradient match finite differences", "[dense][gradient]") {
-    Bound d(6, 4);
+    auto d = dense(6, 4);
     lamina::Random rng(3);
     d.layer->initialize(rng);
     d.params.tail(4) = V::Random(4);  // a non-zero bias
     M x = M::Random(5, 6);
     const M r = M::Random(5, 4);  // L = sum(y .* r), so dL/dy = r
-    const auto loss = [&] { return d.forward(x).cwiseProduct(r).sum(); };
+    const auto loss = [&] { return d.forward(x, {}).cwiseProduct(r).sum(); };
 
     M dx(5, 6);
-    d.layer->backward(x, d.forward(x), r, dx);
+    d.layer->backward(x, d.forward(x, {}), r, dx);
     CHECK(lamina::test::max_gradient_error(x.data(), x.size(), dx.data(), loss) < 1e-6);
 
     const auto range = d.layer->gradient(x, r, 0, 1);
@@ -101,7 +92,7 @@ TEST_CASE("Dense's float input gradient is dy W^T, in training from the W^T of p
 }
 
 TEST_CASE("Dense gradient slices cover the buffer exactly once and agree with one slice", "[dense][gradient]") {
-    Bound d(7, 3);
+    auto d = dense(7, 3);
     lamina::Random rng(5);
     d.layer->initialize(rng);
     const M x = M::Random(4, 7), dy = M::Random(4, 3);
@@ -119,7 +110,7 @@ TEST_CASE("Dense gradient slices cover the buffer exactly once and agree with on
 }
 
 TEST_CASE("Dense draws a glorot-uniform kernel and a zero bias by default", "[dense][init]") {
-    Bound d(784, 100);
+    auto d = dense(784, 100);
     lamina::Random rng(1);
     d.layer->initialize(rng);
     const auto w = d.layer->get_weights();
@@ -132,15 +123,16 @@ TEST_CASE("Dense draws a glorot-uniform kernel and a zero bias by default", "[de
     CHECK(var == Approx(limit * limit / 3).epsilon(0.02));
     CHECK(w[1].isZero());
 
-    Bound he(10, 5,
-             {.kernel_initializer = lamina::Initializer::he_uniform, .bias_initializer = lamina::Initializer::ones});
+    auto he = dense(10, 5,
+                    {.kernel_initializer = lamina::Initializer::he_uniform,
+                     .bias_initializer = lamina::Initializer::ones});
     he.layer->initialize(rng);
     CHECK(he.layer->get_weights()[0].cwiseAbs().maxCoeff() <= std::sqrt(6.0 / 10));
     CHECK(he.layer->get_weights()[1] == M::Ones(1, 5));
 }
 
 TEST_CASE("Dense get_weights and set_weights round-trip and check shapes", "[dense][errors]") {
-    Bound d(3, 2);
+    auto d = dense(3, 2);
     const M kernel = M::Random(3, 2), bias = M::Random(1, 2);
     d.layer->set_weights({kernel, bias});
     const auto w = d.layer->get_weights();
