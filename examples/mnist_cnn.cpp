@@ -57,6 +57,8 @@ Options:
   --out FILE         PNG of the first layer's 32 filters (default conv_filters.png)
   --maps FILE        PNG of the first test digit's 32 feature maps after the first layer
                      (default feature_maps.png)
+  --batch-norm       each Conv2D followed by BatchNormalization, then its ReLU (the
+                     Conv2D without bias); not in Keras's example
   --verbose 0|1|2    0 silent, 1 progress bar (a line per epoch off a terminal), 2 a line per epoch
   -h, --help         this text
 )";
@@ -70,6 +72,7 @@ struct Args {
     std::filesystem::path out = "conv_filters.png";
     std::filesystem::path maps = "feature_maps.png";
     long verbose = 1;
+    bool batch_norm = false;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -92,6 +95,10 @@ Args parse(int argc, char** argv) {
     Args a;
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
+        if (flag == "--batch-norm") {
+            a.batch_norm = true;
+            continue;
+        }
         if (flag == "-h" || flag == "--help") {
             std::cout << usage_text;
             std::exit(0);
@@ -146,7 +153,7 @@ int main(int argc, char** argv) {
         const auto y_train = lamina::to_categorical<float>(data.train.labels, mnist::num_classes);
         const auto y_test = lamina::to_categorical<float>(data.test.labels, mnist::num_classes);
 
-        lamina::Sequential<float> model = lamina_example::keras_convnet(args.seed);
+        lamina::Sequential<float> model = lamina_example::keras_convnet(args.seed, args.batch_norm);
         const int threads = args.threads > 0 ? int(args.threads)
                                              : int(std::max(1u, std::thread::hardware_concurrency()));
         if (args.verbose > 0) {
@@ -173,11 +180,15 @@ int main(int argc, char** argv) {
         // The first layer's kernel (3, 3, 1, 32) as 9 x 32: each column one filter's 3 x 3 tile.
         const auto kernel = model.layer(0).get_weights()[0];
         lamina::save_weight_grid(args.out, kernel, {.tile_height = 3, .tile_width = 3, .scale = 24, .cols = 8});
-        // The first test digit through the first layer (convolution and ReLU): (26, 26, 32),
-        // read as 676 positions x 32 filters, each column one 26 x 26 map.
-        const lamina::Layer<float>& first = model.layer(0);
-        lamina::Matrix<float> maps(1, first.output_dim());
-        first.forward(x_test.topRows(1), maps);
+        // The first test digit through the layers before the first pooling (the convolution
+        // and its ReLU; with --batch-norm, the normalization between them): (26, 26, 32), read as
+        // 676 positions x 32 filters, each column one 26 x 26 map.
+        lamina::Matrix<float> maps = x_test.topRows(1);
+        for (lamina::Index i = 0; model.layer(i).kind() != "MaxPooling2D"; ++i) {
+            lamina::Matrix<float> next(1, model.layer(i).output_dim());
+            model.layer(i).forward(maps, next);
+            maps.swap(next);
+        }
         const Eigen::Map<const lamina::Matrix<float>> by_position(maps.data(), 26 * 26, 32);
         lamina::save_weight_grid(args.maps, by_position, {.tile_height = 26, .tile_width = 26, .scale = 3, .cols = 8});
         std::printf("Saved the first layer's filters to %s and the first test digit's feature maps to %s\n",
