@@ -58,6 +58,38 @@ std::string read_error(const std::string& name) {
     return "";
 }
 
+// How many damaged copies of a file failed to parse.
+struct Damage {
+    std::size_t cuts = 0, flips = 0;
+};
+
+// Parses every truncation of `bytes` (named "cut.h5") and every copy with one byte flipped by
+// 0x01, 0x80 or 0xFF ("flipped.h5"): each either fails with an io_error that names it, or
+// reads and is handed to `check(file, cut)`, `cut` telling which kind it is.
+template <class Check>
+Damage parse_damaged(const std::vector<std::byte>& bytes, Check&& check) {
+    Damage failed;
+    const auto parse = [&](const std::vector<std::byte>& damaged, bool cut) {
+        const std::string name = cut ? "cut.h5" : "flipped.h5";
+        try {
+            const File f = File::parse(damaged, name);
+            check(f, cut);
+        } catch (const lamina::io_error& e) {
+            ++(cut ? failed.cuts : failed.flips);
+            REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: '" + name + "': "));
+        }
+    };
+    for (std::size_t n = 0; n < bytes.size(); ++n)
+        parse(std::vector<std::byte>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n)), true);
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        for (const std::byte mask : {std::byte{0x01}, std::byte{0x80}, std::byte{0xFF}}) {
+            std::vector<std::byte> flipped = bytes;
+            flipped[i] ^= mask;
+            parse(flipped, false);
+        }
+    return failed;
+}
+
 }  // namespace
 
 TEST_CASE("HDF5 reader reads h5py's datasets of every rank and type", "[hdf5]") {
@@ -191,31 +223,10 @@ TEST_CASE("HDF5 reader: a file that holds itself is an error, not a loop", "[hdf
 TEST_CASE("HDF5 reader: every truncation and every flipped byte is an io_error or a read", "[hdf5][errors]") {
     const std::vector<std::byte> bytes = fixture_bytes("small.h5");
     REQUIRE_NOTHROW(File::parse(bytes, "small.h5"));
-    std::size_t errors = 0;
-    for (std::size_t n = 0; n < bytes.size(); ++n) {
-        const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-        try {
-            (void)File::parse(cut, "cut.h5");
-        } catch (const lamina::io_error& e) {
-            ++errors;
-            REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: 'cut.h5': "));
-        }
-    }
+    const Damage failed = parse_damaged(bytes, [](const File& f, bool) { (void)f.root().find("layers/dense/vars/0"); });
     // h5py reserves space it does not fill (B-tree nodes are written at full size), so some
     // cuts near the end still read; most do not.
-    CHECK(errors > bytes.size() / 2);
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        for (const std::byte mask : {std::byte{0x01}, std::byte{0x80}, std::byte{0xFF}}) {
-            std::vector<std::byte> flipped = bytes;
-            flipped[i] ^= mask;
-            try {
-                const File f = File::parse(flipped, "flipped.h5");
-                (void)f.root().find("layers/dense/vars/0");
-            } catch (const lamina::io_error& e) {
-                REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: 'flipped.h5': "));
-            }
-        }
-    }
+    CHECK(failed.cuts > bytes.size() / 2);
 }
 
 #if defined(LAMINA_HAVE_ZLIB)
@@ -257,32 +268,16 @@ TEST_CASE("HDF5 reader: every truncation and flipped byte of a chunked file is a
     const File good = File::parse(bytes, "small_gzip.h5");
     const std::vector<float> values = at(good, "x").data.values<float>();
     CHECK(values == std::vector<float>{1.5f, -2.0f, 0.25f, 4.0f, 8.0f, -0.5f});
-    for (std::size_t n = 0; n < bytes.size(); ++n) {
-        const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-        try {
-            const File f = File::parse(cut, "cut.h5");
+    const Damage failed = parse_damaged(bytes, [&](const File& f, bool cut) {
+        if (cut) {
             // A cut that still reads must read the same values (h5py leaves room unused).
             CHECK(at(f, "x").data.values<float>() == values);
-        } catch (const lamina::io_error& e) {
-            REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: 'cut.h5': "));
+            return;
         }
-    }
-    std::size_t errors = 0;
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        for (const std::byte mask : {std::byte{0x01}, std::byte{0x80}, std::byte{0xFF}}) {
-            std::vector<std::byte> flipped = bytes;
-            flipped[i] ^= mask;
-            try {
-                const File f = File::parse(flipped, "flipped.h5");
-                const Object* x = f.root().find("x");
-                if (x && !x->is_group) CHECK(x->data.bytes.size() == x->data.element_count() * x->data.item_size);
-            } catch (const lamina::io_error& e) {
-                ++errors;
-                REQUIRE_THAT(std::string(e.what()), Catch::StartsWith("lamina::io::hdf5: 'flipped.h5': "));
-            }
-        }
-    }
-    CHECK(errors > 0);
+        const Object* x = f.root().find("x");
+        if (x && !x->is_group) CHECK(x->data.bytes.size() == x->data.element_count() * x->data.item_size);
+    });
+    CHECK(failed.flips > 0);
 }
 
 TEST_CASE("HDF5 reader checks a chunked dataset's declared sizes before it inflates", "[hdf5][chunked][errors]") {
