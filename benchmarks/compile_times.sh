@@ -7,7 +7,8 @@
 # that only includes it; then the reference units:
 #   (a) <Eigen/Dense> and a product of two MatrixXf (benchmarks/compile_probe_eigen.cpp),
 #   (b) the README's API example: build a Sequential, compile, fit, evaluate
-#       (benchmarks/compile_probe_api.cpp), header-only and with -DLAMINA_COMPILED (the
+#       (benchmarks/compile_probe_api.cpp), header-only and with -DLAMINA_COMPILED (plus
+#       -DLAMINA_COMPILED_KERAS where nlohmann/json is found, as lamina::compiled gives then; the
 #       compiled mode's extern templates: the library's instantiations are then not compiled
 #       here but linked from lamina::compiled; this script only compiles, it links nothing),
 #   (c) examples/mnist_mlp.cpp (needs stb_image_write.h), likewise both ways,
@@ -76,7 +77,12 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The units: label, source file, extra flags (one word or none).
+# The compiled mode's definitions, as lamina::compiled gives them to the units that link it
+# (with nlohmann/json the library holds Keras's files too).
+compiled="-DLAMINA_COMPILED"
+[ "$have_json" = 1 ] && compiled+=" -DLAMINA_COMPILED_KERAS"
+
+# The units: label, source file, extra flags (words separated by spaces, or none).
 labels=() sources=() extras=()
 unit() {
   [ -f "$2" ] || { echo "compile_times.sh: no $2, left out" >&2; return 0; }
@@ -84,12 +90,12 @@ unit() {
 }
 unit "(a) \`<Eigen/Dense>\` + a MatrixXf product" "$root/benchmarks/compile_probe_eigen.cpp"
 unit "(b) the README's API example" "$root/benchmarks/compile_probe_api.cpp"
-unit "(b) the same, \`LAMINA_COMPILED\`" "$root/benchmarks/compile_probe_api.cpp" -DLAMINA_COMPILED
+unit "(b) the same, \`LAMINA_COMPILED\`" "$root/benchmarks/compile_probe_api.cpp" "$compiled"
 if [ "$have_stb" = 1 ]; then
   unit "(c) \`examples/mnist_mlp.cpp\`" "$root/examples/mnist_mlp.cpp"
-  unit "(c) the same, \`LAMINA_COMPILED\`" "$root/examples/mnist_mlp.cpp" -DLAMINA_COMPILED
+  unit "(c) the same, \`LAMINA_COMPILED\`" "$root/examples/mnist_mlp.cpp" "$compiled"
 fi
-unit "(d) \`src/lamina.cpp\` (\`lamina::compiled\`, once)" "$root/src/lamina.cpp" -DLAMINA_COMPILED
+unit "(d) \`src/lamina.cpp\` (\`lamina::compiled\`, once)" "$root/src/lamina.cpp" "$compiled"
 if [ "$refs_only" = 0 ]; then
   while IFS= read -r header; do
     [ -n "$only" ] && ! [[ "$header" =~ $only ]] && continue
@@ -103,11 +109,12 @@ fi
 
 # time_one FILE MODE EXTRA: CPU seconds (user + system) of one compilation; MODE is -c or -fsyntax-only.
 time_one() {
-  local out times
+  local out times extra=()
+  [ -n "$3" ] && read -ra extra <<<"$3"
   out=("-o" "$work/unit.o")
   [ "$2" = -fsyntax-only ] && out=()
   local TIMEFORMAT='%3U %3S'
-  times=$({ time "$cxx" "${flags[@]}" ${3:+"$3"} "$2" "$1" "${out[@]}" >/dev/null 2>"$work/errors"; } 2>&1) || {
+  times=$({ time "$cxx" "${flags[@]}" "${extra[@]}" "$2" "$1" "${out[@]}" >/dev/null 2>"$work/errors"; } 2>&1) || {
     echo "compile_times.sh: $cxx failed on $1:" >&2
     cat "$work/errors" >&2
     exit 1

@@ -8,12 +8,17 @@
 // instantiation of a class instantiates its members but not its member templates, so the
 // layer specs' and optimizer specs' `build` and `load_model` are instantiated one by one.
 #include <lamina/lamina.hpp>
+#if defined(LAMINA_COMPILED_KERAS)
+#include <lamina/io/keras.hpp>
+#endif
 
 #include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace lamina {
 
@@ -57,5 +62,21 @@ template std::unique_ptr<Optimizer<float>> RMSprop::build<float>() const;
 template std::unique_ptr<Optimizer<double>> RMSprop::build<double>() const;
 template std::unique_ptr<Optimizer<float>> Adagrad::build<float>() const;
 template std::unique_ptr<Optimizer<double>> Adagrad::build<double>() const;
+
+#if defined(LAMINA_COMPILED_KERAS)
+// Keras's files (lamina/io/keras.hpp), where the library is built with nlohmann/json.
+template Sequential<float> load_keras_model<float>(std::span<const std::byte>, const std::string&);
+template Sequential<double> load_keras_model<double>(std::span<const std::byte>, const std::string&);
+template Sequential<float> load_keras_model<float>(const std::filesystem::path&);
+template Sequential<double> load_keras_model<double>(const std::filesystem::path&);
+template std::vector<std::byte> to_keras_bytes<float>(const Sequential<float>&);
+template std::vector<std::byte> to_keras_bytes<double>(const Sequential<double>&);
+template void save_keras<float>(const Sequential<float>&, const std::filesystem::path&);
+template void save_keras<double>(const Sequential<double>&, const std::filesystem::path&);
+template void save_keras_weights<float>(const Sequential<float>&, const std::filesystem::path&);
+template void save_keras_weights<double>(const Sequential<double>&, const std::filesystem::path&);
+template void load_keras_weights<float>(Sequential<float>&, const std::filesystem::path&);
+template void load_keras_weights<double>(Sequential<double>&, const std::filesystem::path&);
+#endif
 
 }  // namespace lamina

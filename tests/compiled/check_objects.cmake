@@ -14,7 +14,9 @@ set(machinery
     "lamina::detail::(SgdState|AdamState|RmspropState|AdagradState)<"
     "lamina::(Dense|Activation|Dropout|Flatten|Reshape|LayerFromConfig|Conv2D|Pooling2D<.*>|GlobalAveragePooling2D|BatchNormalization)::build<"
     "lamina::(SGD|Adam|RMSprop|Adagrad)::build<"
-    "lamina::LayerRegistry<(float|double)>::(instance|LayerRegistry)\\(")
+    "lamina::LayerRegistry<(float|double)>::(instance|LayerRegistry)\\("
+    "lamina::(load_keras_model|to_keras_bytes|save_keras|save_keras_weights|load_keras_weights)<"
+    "lamina::detail::keras::")
 set(found "")
 foreach(object IN LISTS OBJECTS)
   execute_process(COMMAND ${NM} -C ${object} OUTPUT_VARIABLE symbols RESULT_VARIABLE status)

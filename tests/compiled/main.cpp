@@ -5,6 +5,9 @@
 // from the library: the program links only if the library instantiates all that it uses, and
 // check_objects.cmake checks that these objects compile none of it themselves.
 #include <lamina/lamina.hpp>
+#if defined(LAMINA_COMPILED_KERAS)
+#include <lamina/io/keras.hpp>
+#endif
 
 #include <cstdint>
 #include <cstdio>
@@ -82,6 +85,12 @@ int main() {
     cnn.compile(lamina::loss::categorical_crossentropy, lamina::Adam{});
     const auto cnn_history = cnn.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .seed = 1});
     check(cnn_history.loss.back() < cnn_history.loss.front(), "a Conv2D and pooling model trains");
+
+#if defined(LAMINA_COMPILED_KERAS)
+    // Keras's files come from the library too: a .keras round trip predicts the same.
+    const lamina::Sequential<float> keras = lamina::load_keras_model<float>(lamina::to_keras_bytes(cnn), "cnn.keras");
+    check(keras.predict(x) == cnn.predict(x), "a .keras round trip predicts as the model it came from");
+#endif
 
     check(double_model_trains(), "a double model of every layer kind, with every optimizer");
     return failures == 0 ? 0 : 1;

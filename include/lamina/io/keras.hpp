@@ -1063,4 +1063,21 @@ void load_keras_weights(Sequential<S>& model, const std::filesystem::path& path)
     }
 }
 
+#if defined(LAMINA_COMPILED_KERAS)
+// Instantiated once in lamina::compiled (src/lamina.cpp), which defines LAMINA_COMPILED_KERAS
+// for its users when it was built with nlohmann/json.
+extern template Sequential<float> load_keras_model<float>(std::span<const std::byte>, const std::string&);
+extern template Sequential<double> load_keras_model<double>(std::span<const std::byte>, const std::string&);
+extern template Sequential<float> load_keras_model<float>(const std::filesystem::path&);
+extern template Sequential<double> load_keras_model<double>(const std::filesystem::path&);
+extern template std::vector<std::byte> to_keras_bytes<float>(const Sequential<float>&);
+extern template std::vector<std::byte> to_keras_bytes<double>(const Sequential<double>&);
+extern template void save_keras<float>(const Sequential<float>&, const std::filesystem::path&);
+extern template void save_keras<double>(const Sequential<double>&, const std::filesystem::path&);
+extern template void save_keras_weights<float>(const Sequential<float>&, const std::filesystem::path&);
+extern template void save_keras_weights<double>(const Sequential<double>&, const std::filesystem::path&);
+extern template void load_keras_weights<float>(Sequential<float>&, const std::filesystem::path&);
+extern template void load_keras_weights<double>(Sequential<double>&, const std::filesystem::path&);
+#endif
+
 }  // namespace lamina
