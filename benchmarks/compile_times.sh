@@ -100,7 +100,7 @@ if [ "$refs_only" = 0 ]; then
   while IFS= read -r header; do
     [ -n "$only" ] && ! [[ "$header" =~ $only ]] && continue
     [ "$header" = viz/weight_grid.hpp ] && [ "$have_stb" = 0 ] && continue
-    [ "$have_json" = 0 ] && grep -qE '^#include <(nlohmann/|lamina/io/keras\.hpp>)' "$root/include/lamina/$header" && continue
+    [ "$have_json" = 0 ] && grep -qE '^#include <(nlohmann/|lamina/io/keras\.hpp>|lamina/detail/keras_definitions\.hpp>)' "$root/include/lamina/$header" && continue
     tu="$work/include_$(echo "$header" | tr '/.' '__').cpp"
     printf '#include <lamina/%s>\n' "$header" >"$tu"
     unit "\`lamina/$header\`" "$tu"

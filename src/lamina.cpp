@@ -7,6 +7,11 @@
 // kernels, the optimizers' updates, model files and .npz), they call it here. An explicit
 // instantiation of a class instantiates its members but not its member templates, so the
 // layer specs' and optimizer specs' `build` and `load_model` are instantiated one by one.
+//
+// LAMINA_COMPILED_SOURCE: the few functions that the headers only declare under
+// LAMINA_COMPILED (the float kernels of every instruction set and the run-time choice among
+// them, lamina/detail/kernels.hpp) are defined here, as ordinary functions.
+#define LAMINA_COMPILED_SOURCE 1
 #include <lamina/lamina.hpp>
 #if defined(LAMINA_COMPILED_KERAS)
 #include <lamina/io/keras.hpp>

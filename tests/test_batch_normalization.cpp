@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include <lamina/io/npz.hpp>
 #include <lamina/lamina.hpp>
 #include <lamina/layers/registry.hpp>
 

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include <lamina/io/model_file.hpp>
 #include <lamina/lamina.hpp>
 #include <lamina/models/detail/layer_stack.hpp>
 

@@ -16,7 +16,10 @@
 
 #include <unistd.h>
 
+#include <lamina/io/file.hpp>
 #include <lamina/io/keras.hpp>
+#include <lamina/io/model_file.hpp>
+#include <lamina/io/stored_zip.hpp>
 #include <lamina/lamina.hpp>
 
 namespace fs = std::filesystem;

@@ -16,7 +16,9 @@ set(machinery
     "lamina::(SGD|Adam|RMSprop|Adagrad)::build<"
     "lamina::LayerRegistry<(float|double)>::(instance|LayerRegistry)\\("
     "lamina::(load_keras_model|to_keras_bytes|save_keras|save_keras_weights|load_keras_weights)<"
-    "lamina::detail::keras::")
+    "lamina::detail::keras::"
+    "lamina::detail::(avx2|avx512)::"
+    "lamina::detail::float_kernels(_for)?\\(")
 set(found "")
 foreach(object IN LISTS OBJECTS)
   execute_process(COMMAND ${NM} -C ${object} OUTPUT_VARIABLE symbols RESULT_VARIABLE status)

@@ -7,6 +7,10 @@
 #include <lamina/lamina.hpp>
 #if defined(LAMINA_COMPILED_KERAS)
 #include <lamina/io/keras.hpp>
+// Keras's files are defined in the library, so this unit does not even parse them.
+#if defined(INCLUDE_NLOHMANN_JSON_HPP_)
+#error "lamina/io/keras.hpp included nlohmann/json under LAMINA_COMPILED_KERAS"
+#endif
 #endif
 
 #include <cstdint>

@@ -9,15 +9,19 @@
 
 #include <lamina/core/isa.hpp>
 #include <lamina/core/types.hpp>
+#include <lamina/detail/compiled.hpp>
 
 // x86-64 with GCC or Clang: the AVX2 and AVX-512 kernels are compiled in every translation
 // unit, each in a region whose functions get that instruction set through the compiler's
 // target attribute, whatever the -m flags; elsewhere (ARM64, MSVC) only the baseline exists.
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define LAMINA_X86_KERNELS 1
-#include <immintrin.h>
 #else
 #define LAMINA_X86_KERNELS 0
+#endif
+
+#if LAMINA_X86_KERNELS && LAMINA_DETAIL_DEFINITIONS
+#include <immintrin.h>
 #endif
 
 namespace lamina::detail {
@@ -31,7 +35,7 @@ struct Strided {
 
 }  // namespace lamina::detail
 
-#if LAMINA_X86_KERNELS
+#if LAMINA_X86_KERNELS && LAMINA_DETAIL_DEFINITIONS
 // A target attribute adds to the file's instruction sets (neither compiler can take one away
 // from a function that calls intrinsics), so a file built with -mavx512f compiles the avx2
 // namespace with AVX-512 allowed too. The kernels' arithmetic is written out in intrinsics,
@@ -59,9 +63,19 @@ struct FloatKernels {
     void (*sigmoid)(const float* x, float* y, Index n) = nullptr;
 };
 
+// With LAMINA_COMPILED, lamina::compiled holds the kernels and the choice among them
+// (lamina/detail/compiled.hpp): a program's translation units parse neither them nor
+// <immintrin.h>.
+
 /// The kernels for `isa` (the baseline's are all null; so are those of a set this build has
 /// no kernels for).
-inline FloatKernels float_kernels_for(Isa isa) noexcept {
+LAMINA_DETAIL_INLINE FloatKernels float_kernels_for(Isa isa) noexcept;
+
+/// The kernels this program runs: those of `kernel_isa()`, chosen once.
+LAMINA_DETAIL_INLINE const FloatKernels& float_kernels() noexcept;
+
+#if LAMINA_DETAIL_DEFINITIONS
+LAMINA_DETAIL_INLINE FloatKernels float_kernels_for(Isa isa) noexcept {
 #if LAMINA_X86_KERNELS
     // Each set's kernels in the order of FloatKernels' members.
     if (isa == Isa::avx512)
@@ -86,10 +100,10 @@ inline FloatKernels float_kernels_for(Isa isa) noexcept {
     return {};
 }
 
-/// The kernels this program runs: those of `kernel_isa()`, chosen once.
-inline const FloatKernels& float_kernels() noexcept {
+LAMINA_DETAIL_INLINE const FloatKernels& float_kernels() noexcept {
     static const FloatKernels chosen = float_kernels_for(kernel_isa());
     return chosen;
 }
+#endif
 
 }  // namespace lamina::detail

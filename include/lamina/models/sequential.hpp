@@ -21,26 +21,24 @@
 #include <lamina/core/random.hpp>
 #include <lamina/core/shape.hpp>
 #include <lamina/core/types.hpp>
-#include <lamina/detail/fp_env.hpp>
+#include <lamina/detail/compiled.hpp>
 #include <lamina/detail/team.hpp>
-#include <lamina/io/file.hpp>
-#include <lamina/io/model_file.hpp>
-#include <lamina/io/npz.hpp>
 #include <lamina/layers/layer.hpp>
-#include <lamina/layers/registry.hpp>
 #include <lamina/losses/loss.hpp>
 #include <lamina/metrics/metric.hpp>
-#include <lamina/models/detail/fit_loop.hpp>
 #include <lamina/models/detail/inference.hpp>
-#include <lamina/models/detail/input_checks.hpp>
 #include <lamina/models/detail/layer_stack.hpp>
-#include <lamina/models/detail/model_mapping.hpp>
 #include <lamina/models/detail/training_step.hpp>
 #include <lamina/models/history.hpp>
 #include <lamina/models/options.hpp>
-#include <lamina/models/progress.hpp>
-#include <lamina/optimizers/from_config.hpp>
 #include <lamina/optimizers/optimizer.hpp>
+
+namespace lamina::detail {
+template <Scalar S, class T>
+class FitLoop;
+template <Scalar S>
+class ModelMapping;
+}  // namespace lamina::detail
 
 namespace lamina {
 
@@ -370,48 +368,13 @@ private:
         return std::holds_alternative<loss::CategoricalCrossentropy>(loss_->kind());
     }
 
-    // train_on_batch on inputs of element type T.
+    // train_on_batch, evaluate and predict on inputs of element type T (S, or bytes).
     template <class T>
-    Score train_on_batch_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, int threads) {
-        require_compiled("train_on_batch");
-        detail::check_xy<S, T>("train_on_batch", stack_, x, y);
-        detail::check_values<S, T>("train_on_batch", targets_are_distributions(), x, y);
-        detail::FlushSubnormals flush;
-        detail::Team& team = trainer_.team(detail::thread_count(threads, x.rows()));
-        trainer_.prepare(stack_, x.rows());
-        trainer_.guard().arm(false, 0, *optimizer_);
-        if (stack_.random_in_training()) trainer_.set_seed(rng_.bits());
-        const auto [loss, correct] = trainer_.template run<T>(step_model(), team, x, y, nullptr, 0, x.rows(), true);
-        return {loss / double(x.rows()), double(correct) / double(x.rows())};
-    }
-
-    // evaluate on inputs of element type T.
+    Score train_on_batch_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, int threads);
     template <class T>
-    Score evaluate_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, const PredictOptions& options) const {
-        require_compiled("evaluate");
-        detail::check_xy<S, T>("evaluate", stack_, x, y);
-        detail::check_values<S, T>("evaluate", targets_are_distributions(), x, y);
-        detail::check_batch_size("evaluate", options.batch_size);
-        detail::FlushSubnormals flush;
-        return inference_.with_team(detail::thread_count(options.threads, x.rows() / 64), [&](detail::Team& team) {
-            return detail::Inference<S>::template evaluate<T>(stack_, *loss_, fused_softmax_, team, x, y,
-                                                              options.batch_size);
-        });
-    }
-
-    // predict into `out` on inputs of element type T.
+    Score evaluate_inputs(ConstInputRef<T> x, ConstMatrixRef<S> y, const PredictOptions& options) const;
     template <class T>
-    void predict_inputs(ConstInputRef<T> x, MatrixRef<S> out, const PredictOptions& options) const {
-        detail::check_x<S, T>("predict", stack_, x);
-        if constexpr (std::is_same_v<T, S>) detail::check_finite<S>("predict", "x", x);
-        detail::check_batch_size("predict", options.batch_size);
-        if (out.rows() != x.rows() || out.cols() != output_dim())
-            throw shape_error("Sequential.predict: out is " + detail::shape_text(out) + ", expected " +
-                              std::to_string(x.rows()) + "x" + std::to_string(output_dim()));
-        detail::FlushSubnormals flush;
-        inference_.template predict<T>(stack_, x, out, options.batch_size,
-                                       detail::thread_count(options.threads, x.rows() / 64));
-    }
+    void predict_inputs(ConstInputRef<T> x, MatrixRef<S> out, const PredictOptions& options) const;
 
     static std::vector<Index> classes_of(const Matrix<S>& p) {
         std::vector<Index> classes(std::size_t(p.rows()));
@@ -455,112 +418,6 @@ private:
     mutable detail::Inference<S> inference_;
 };
 
-// The members that run the model, defined here rather than in the class so that they are not
-// inline: with LAMINA_COMPILED, the extern template declarations below keep a translation unit
-// from instantiating them (an inline member would still be instantiated, to be inlined), and
-// lamina::compiled's src/lamina.cpp instantiates them once.
-
-template <Scalar S>
-Sequential<S>::Sequential(std::initializer_list<LayerSpec<S>> layers) {
-    std::vector<std::unique_ptr<Layer<S>>> built;
-    Shape shape;
-    for (const auto& spec : layers) {
-        built.push_back(build(spec, shape, Index(built.size())));
-        shape = built.back()->output_shape();
-    }
-    stack_.append(std::move(built), rng_);
-}
-
-template <Scalar S>
-void Sequential<S>::add(const LayerSpec<S>& spec) {
-    if (in_fit_)
-        throw error("Sequential.add: the model is being trained by fit (a callback called add); add layers "
-                    "before or after fit");
-    std::vector<std::unique_ptr<Layer<S>>> built;
-    built.push_back(build(spec, stack_.output_shape(), size()));
-    stack_.append(std::move(built), rng_);
-    trainer_.layers_changed();
-    compiled_ = false;  // the optimizer's slots no longer fit
-}
-
-template <Scalar S>
-History Sequential<S>::fit(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
-    return detail::FitLoop<S, S>::run(*this, x, y, options);
-}
-
-template <Scalar S>
-History Sequential<S>::fit(ConstByteMatrixRef x, ConstMatrixRef<S> y, const FitOptions<S>& options) {
-    return detail::FitLoop<S, std::uint8_t>::run(*this, x, y, options);
-}
-
-template <Scalar S>
-Score Sequential<S>::evaluate(ConstMatrixRef<S> x, ConstMatrixRef<S> y, const PredictOptions& options) const {
-    return evaluate_inputs<S>(x, y, options);
-}
-
-template <Scalar S>
-Score Sequential<S>::evaluate(ConstByteMatrixRef x, ConstMatrixRef<S> y, const PredictOptions& options) const {
-    return evaluate_inputs<std::uint8_t>(x, y, options);
-}
-
-template <Scalar S>
-void Sequential<S>::predict(ConstMatrixRef<S> x, MatrixRef<S> out, const PredictOptions& options) const {
-    predict_inputs<S>(x, out, options);
-}
-
-template <Scalar S>
-void Sequential<S>::predict(ConstByteMatrixRef x, MatrixRef<S> out, const PredictOptions& options) const {
-    predict_inputs<std::uint8_t>(x, out, options);
-}
-
-template <Scalar S>
-Score Sequential<S>::train_on_batch(ConstMatrixRef<S> x, ConstMatrixRef<S> y, int threads) {
-    return train_on_batch_inputs<S>(x, y, threads);
-}
-
-template <Scalar S>
-Score Sequential<S>::train_on_batch(ConstByteMatrixRef x, ConstMatrixRef<S> y, int threads) {
-    return train_on_batch_inputs<std::uint8_t>(x, y, threads);
-}
-
-template <Scalar S>
-S Sequential<S>::loss_and_gradient(ConstMatrixRef<S> x, ConstMatrixRef<S> y) {
-    require_compiled("loss_and_gradient");
-    detail::check_xy<S, S>("loss_and_gradient", stack_, x, y);
-    detail::Team team(1);  // starts no thread, and leaves the team of a running fit (a callback's call) as it is
-    trainer_.prepare(stack_, x.rows());
-    trainer_.guard().arm(false, 0, *optimizer_);
-    trainer_.set_seed(0);
-    return S(trainer_.template run<S>(step_model(), team, x, y, nullptr, 0, x.rows(), false).first / double(x.rows()));
-}
-
-template <Scalar S>
-void Sequential<S>::save(const std::filesystem::path& path) const {
-    io::write_file_atomically(path, to_bytes(), "Sequential.save");
-}
-
-template <Scalar S>
-std::vector<std::byte> Sequential<S>::to_bytes() const {
-    return io::encode_model<S>(detail::ModelMapping<S>::to_record(*this));
-}
-
-template <Scalar S>
-Sequential<S> Sequential<S>::from_bytes(std::span<const std::byte> bytes, std::string_view name) {
-    return detail::ModelMapping<S>::from_record(io::decode_model<S>(bytes, name), name);
-}
-
-template <Scalar S>
-void Sequential<S>::save_weights(const std::filesystem::path& path) const {
-    io::write_npz(path, detail::ModelMapping<S>::npz_entries(*this), "Sequential.save_weights");
-}
-
-template <Scalar S>
-void Sequential<S>::load_weights(const std::filesystem::path& path) {
-    // No more bytes than the model holds (io::npz_limits_for), checked before inflating.
-    auto entries = io::read_npz(path, io::npz_limits_for(std::uint64_t(parameters().size())));
-    detail::ModelMapping<S>::load_weights(*this, std::move(entries), path.string());
-}
-
 /// Loads a model saved by `Sequential<S>::save`, as Keras's `load_model`: the layers, the
 /// weights, the compile settings, the optimizer's state and the random stream, so that it
 /// predicts bit for bit as the saved model and `fit` goes on exactly where it stopped.
@@ -575,19 +432,14 @@ void Sequential<S>::load_weights(const std::filesystem::path& path) {
 ///         type `S` (a file of the other scalar type is refused, not converted): see
 ///         `Sequential::from_bytes`.
 template <Scalar S>
-[[nodiscard]] Sequential<S> load_model(const std::filesystem::path& path) {
-    const std::vector<std::byte> bytes = io::read_file(path, "lamina::load_model");
-    return Sequential<S>::from_bytes(bytes, path.string());
-}
+[[nodiscard]] Sequential<S> load_model(const std::filesystem::path& path);
 
 /// Loads a model from the bytes of a model file in memory (as `Sequential::to_bytes` gives).
 /// \param bytes the file's bytes.
 /// \param name what error messages call them.
 /// \throws io_error as `Sequential::from_bytes`.
 template <Scalar S>
-[[nodiscard]] Sequential<S> load_model(std::span<const std::byte> bytes, std::string_view name = "<memory>") {
-    return Sequential<S>::from_bytes(bytes, name);
-}
+[[nodiscard]] Sequential<S> load_model(std::span<const std::byte> bytes, std::string_view name = "<memory>");
 
 #if defined(LAMINA_COMPILED)
 // Instantiated once in lamina::compiled (src/lamina.cpp).
@@ -600,3 +452,11 @@ extern template Sequential<double> load_model<double>(std::span<const std::byte>
 #endif
 
 }  // namespace lamina
+
+// The members that run the model (fit, evaluate, predict, the files), out of the class so that
+// they are not inline: with LAMINA_COMPILED the extern template declarations above keep a
+// translation unit from instantiating them, and it does not even parse them
+// (lamina/detail/compiled.hpp); lamina::compiled's src/lamina.cpp instantiates them once.
+#if LAMINA_DETAIL_DEFINITIONS
+#include <lamina/models/detail/sequential_members.hpp>
+#endif
