@@ -11,7 +11,7 @@ if ! command -v "$format" >/dev/null; then
 fi
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- \
   'include/*.hpp' 'include/*.cpp' 'tests/*.hpp' 'tests/*.cpp' \
-  'examples/*.hpp' 'examples/*.cpp' 'benchmarks/*.hpp' 'benchmarks/*.cpp')
+  'examples/*.hpp' 'examples/*.cpp' 'benchmarks/*.hpp' 'benchmarks/*.cpp' 'src/*.cpp')
 if [ ${#files[@]} -eq 0 ]; then
   echo "lamina: no sources found" >&2
   exit 2
