@@ -8,9 +8,10 @@
 // instantiation of a class instantiates its members but not its member templates, so the
 // layer specs' and optimizer specs' `build` and `load_model` are instantiated one by one.
 //
-// LAMINA_COMPILED_SOURCE: the few functions that the headers only declare under
-// LAMINA_COMPILED (the float kernels of every instruction set and the run-time choice among
-// them, lamina/detail/kernels.hpp) are defined here, as ordinary functions.
+// LAMINA_COMPILED_SOURCE: this unit gets the definitions that the headers leave out of a
+// program's units under LAMINA_COMPILED (lamina/detail/compiled.hpp): the model's members that
+// run it and read and write its files, Keras's files, and the float kernels of every
+// instruction set with the run-time choice among them (ordinary functions here).
 #define LAMINA_COMPILED_SOURCE 1
 #include <lamina/lamina.hpp>
 #if defined(LAMINA_COMPILED_KERAS)

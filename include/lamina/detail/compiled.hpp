@@ -14,6 +14,14 @@
 #define LAMINA_DETAIL_DEFINITIONS 1
 #endif
 
+// The same for Keras's files (lamina/io/keras.hpp), which lamina::compiled holds only when it
+// was built with nlohmann/json: it then defines LAMINA_COMPILED_KERAS for its users.
+#if defined(LAMINA_COMPILED_KERAS) && !defined(LAMINA_COMPILED_SOURCE)
+#define LAMINA_DETAIL_KERAS_DEFINITIONS 0
+#else
+#define LAMINA_DETAIL_KERAS_DEFINITIONS 1
+#endif
+
 // For a function that is not a template and that lamina::compiled holds: inline in a
 // header-only build; with LAMINA_COMPILED an ordinary function, defined once, in
 // lamina::compiled, and only declared elsewhere.

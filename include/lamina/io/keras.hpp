@@ -125,6 +125,6 @@ extern template void load_keras_weights<double>(Sequential<double>&, const std::
 // The definitions, with nlohmann/json, the HDF5 reader and writer: in every translation unit of
 // a header-only build; with LAMINA_COMPILED_KERAS only in lamina::compiled, which holds the
 // float and double instantiations (lamina/detail/compiled.hpp).
-#if !defined(LAMINA_COMPILED_KERAS) || defined(LAMINA_COMPILED_SOURCE)
+#if LAMINA_DETAIL_KERAS_DEFINITIONS
 #include <lamina/detail/keras_definitions.hpp>
 #endif
